@@ -1,0 +1,93 @@
+"""sora_async: an async-first SDK and command-line tool for the Sora relay API.
+
+As fast as the key allows, nothing lost, nothing paid twice, and a clear answer for every request.
+
+>>> import sora_async as sa
+>>> sa.VideoRequest(prompt="a fox in snow", size="1280x720", duration=10).n_frames
+300
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._client import SoraClient, Submission, SubmitItem, SubmitResult
+from ._errors import (
+    AmbiguousSubmissionError,
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    SoraError,
+    TaskFailedError,
+    TaskTimeoutError,
+    ValidationError,
+)
+from ._limits import Limiter, RateLimit
+from ._models import (
+    Action,
+    GenerationType,
+    InpaintItem,
+    InpaintType,
+    Model,
+    Operation,
+    SDEdit,
+    Size,
+    Style,
+    TaskStatus,
+    VideoRequest,
+    VideoTask,
+)
+from ._retry import RetryEvent, RetryPolicy
+
+try:
+    __version__ = version("sora-async")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0+unknown"
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "Action",
+    "AmbiguousSubmissionError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "GenerationType",
+    "InpaintItem",
+    "InpaintType",
+    "Limiter",
+    "Model",
+    "NotFoundError",
+    "Operation",
+    "PermissionDeniedError",
+    "RateLimit",
+    "RateLimitError",
+    "RetryEvent",
+    "RetryPolicy",
+    "SDEdit",
+    "ServerError",
+    "Size",
+    "SoraClient",
+    "SoraError",
+    "Style",
+    "Submission",
+    "SubmitItem",
+    "SubmitResult",
+    "TaskFailedError",
+    "TaskStatus",
+    "TaskTimeoutError",
+    "ValidationError",
+    "VideoRequest",
+    "VideoTask",
+    "__version__",
+]

@@ -1,0 +1,172 @@
+"""One HTTP exchange with the relay: send, read, and turn the answer into data or an exception.
+
+This is the only place that knows what relays send back: the ``{"code", "message", "data"}``
+envelope, OpenAI-style ``{"error": {...}}`` bodies, HTML pages from CDNs, empty bodies and broken
+JSON. Everything above it sees either the envelope's ``data`` or an ``APIError`` that says whether
+the request may have reached the server (``request_sent``), which is what decides if a retry is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import yarl
+
+from ._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    status_error_class,
+)
+
+__all__ = ["parse_response", "parse_retry_after", "send"]
+
+_SUCCESS = "success"
+
+# Relays sometimes send an error code with HTTP 200; the code alone then says what kind of error it is.
+_CLASS_BY_CODE: dict[str, type[APIStatusError]] = {
+    "invalid_request": BadRequestError,
+    "invalid_api_key": AuthenticationError,
+    "task_not_exist": NotFoundError,
+    "rate_limit_exceeded": RateLimitError,
+    "do_request_failed": ServerError,
+    "get_task_failed": ServerError,
+}
+
+# aiohttp >= 3.10 tells a connect timeout (nothing sent) from a read timeout (maybe sent).
+_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    cls for cls in (getattr(aiohttp, "ConnectionTimeoutError", None),) if cls is not None
+)
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    body: bytes | None = None,
+) -> Any:
+    """Make one request and return the envelope's ``data``; raise an ``APIError`` on any failure."""
+    try:
+        async with session.request(method, url, data=body, headers=headers) as response:
+            raw = await response.read()
+            return parse_response(response.status, response.headers, raw)
+    except _CONNECT_TIMEOUT as exc:
+        raise APITimeoutError(f"timed out connecting to {_origin(url)}", request_sent=False) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise APIConnectionError(
+            f"could not connect to {_origin(url)}: {exc.os_error}", request_sent=False
+        ) from exc
+    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise APITimeoutError(f"timed out waiting for {_origin(url)} to answer", request_sent=True) from exc
+    except aiohttp.ClientError as exc:
+        detail = str(exc) or type(exc).__name__
+        raise APIConnectionError(f"connection to {_origin(url)} failed: {detail}", request_sent=True) from exc
+
+
+def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> Any:
+    """Turn a status, headers and body into the envelope's ``data`` or the right exception."""
+    text = raw.decode("utf-8", errors="replace")
+    payload = _json_or_none(text)
+    if 200 <= status < 300:
+        if isinstance(payload, dict):
+            code = payload.get("code")
+            if code == _SUCCESS or (code is None and "error" not in payload and "data" in payload):
+                return payload.get("data")
+            raise _status_error(status, headers, text, payload)
+        raise APIResponseValidationError(
+            f"HTTP {status} with a body that is not the JSON envelope: {_describe(text)}",
+            status_code=status,
+            body=text,
+        )
+    raise _status_error(status, headers, text, payload)
+
+
+def _status_error(status: int, headers: Mapping[str, str], text: str, payload: Any) -> APIStatusError:
+    code, message = _code_and_message(payload, text)
+    cls = _CLASS_BY_CODE.get(code or "") if status < 300 else None
+    cls = cls or status_error_class(status, code)
+    return cls(
+        status_code=status,
+        code=code,
+        message=message,
+        request_id=headers.get("x-request-id") or headers.get("request-id"),
+        body=text,
+        retry_after=parse_retry_after(headers),
+        headers={k: v for k, v in headers.items() if k.lower() != "set-cookie"},
+    )
+
+
+def _code_and_message(payload: Any, text: str) -> tuple[str | None, str]:
+    """Read the error code and message from whichever body shape the relay chose."""
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict):  # OpenAI style
+            return _str(error.get("code") or error.get("type")), _str(error.get("message")) or ""
+        if isinstance(error, str):
+            return None, error
+        return _str(payload.get("code")), _str(payload.get("message")) or ""
+    return None, _describe(text)
+
+
+def _describe(text: str) -> str:
+    stripped = text.strip()
+    if not stripped:
+        return "empty body"
+    if stripped[:1] == "<":
+        return "an HTML page (a proxy or CDN answered, not the relay)"
+    return repr(stripped[:120])
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asked us to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or date)."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _json_or_none(text: str) -> Any:
+    if not text or text.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _origin(url: str) -> str:
+    """Scheme, host and port only: never a path or query that might carry something private."""
+    parsed = yarl.URL(url)
+    return f"{parsed.scheme}://{parsed.host}" + (f":{parsed.explicit_port}" if parsed.explicit_port else "")
