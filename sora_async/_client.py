@@ -18,7 +18,16 @@ import os
 import re
 import uuid
 import warnings
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+)
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any, Union
@@ -382,7 +391,7 @@ class SoraClient:
         *,
         retry: RetryPolicy | None = None,
         max_pending: int | None = None,
-    ) -> AsyncIterator[SubmitResult]:
+    ) -> AsyncGenerator[SubmitResult, None]:
         """Submit every request and yield a ``SubmitResult`` for each as it completes (not in order).
 
         Items are ``VideoRequest``, wire-format mappings (validated here: a bad one gets an error result

@@ -139,8 +139,9 @@ class APIStatusError(APIError):
         if self.code:
             parts.append(self.code)
         text = " ".join(parts)
-        if self.message:
-            text += f": {self.message}"
+        message = " ".join(self.message.split())  # one line, whatever the relay put in it
+        if message:
+            text += f": {message}"
         if self.request_id:
             text += f" (request id {self.request_id})"
         return text

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import math
 import time
 from collections.abc import Mapping
+from datetime import timezone
 from typing import Any
 
 import aiohttp
@@ -84,9 +86,11 @@ def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> Any:
     if 200 <= status < 300:
         if isinstance(payload, dict):
             code = payload.get("code")
-            if code == _SUCCESS or (code is None and "error" not in payload and "data" in payload):
+            error = payload.get("error")
+            if code == _SUCCESS or (code is None and not error and "data" in payload):
                 return payload.get("data")
-            raise _status_error(status, headers, text, payload)
+            if code is not None or error:
+                raise _status_error(status, headers, text, payload)
         raise APIResponseValidationError(
             f"HTTP {status} with a body that is not the JSON envelope: {_describe(text)}",
             status_code=status,
@@ -103,7 +107,7 @@ def _status_error(status: int, headers: Mapping[str, str], text: str, payload: A
         status_code=status,
         code=code,
         message=message,
-        request_id=headers.get("x-request-id") or headers.get("request-id"),
+        request_id=_header(headers, "x-request-id") or _header(headers, "request-id"),
         body=text,
         retry_after=parse_retry_after(headers),
         headers={k: v for k, v in headers.items() if k.lower() != "set-cookie"},
@@ -133,24 +137,44 @@ def _describe(text: str) -> str:
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds the server asked us to wait: ``retry-after-ms``, else ``Retry-After`` (seconds or date)."""
-    millis = headers.get("retry-after-ms")
+    millis = _finite(_header(headers, "retry-after-ms"))
     if millis is not None:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
+        return max(0.0, millis / 1000)
+    value = _header(headers, "retry-after")
     if value is None:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    seconds = _finite(value)
+    if seconds is not None:
+        return max(0.0, seconds)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000": UTC with no source zone (RFC 5322), not local time
+        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, when.timestamp() - time.time())
+
+
+def _finite(value: str | None) -> float | None:
+    """The header value as a finite float, or None ("inf" and "nan" are not waits)."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by lower-case name, case-insensitively even for a plain dict."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    for key, candidate in headers.items():
+        if key.lower() == name:
+            return candidate
+    return None
 
 
 def _json_or_none(text: str) -> Any:

@@ -207,9 +207,9 @@ def _optional_model(item_cls: type[Any], field: str) -> Any:
 def _from_mapping(cls: type[Any], field: str, data: Mapping[str, Any]) -> Any:
     """Build a model from a mapping, naming unknown keys (typos) and missing ones with their path."""
     fields = attrs.fields(cls)
-    unknown = sorted(str(k) for k in data if k not in {a.name for a in fields})
-    if unknown:
-        raise ValidationError(f"{field}.{unknown[0]}", f"is not a field of {cls.__name__}", data[unknown[0]])
+    unknown = _first_unknown_key(data, {a.name for a in fields})
+    if unknown is not None:
+        raise ValidationError(f"{field}.{unknown}", f"is not a field of {cls.__name__}", data[unknown])
     for a in fields:
         if a.default is attrs.NOTHING and a.name not in data:
             raise ValidationError(f"{field}.{a.name}", "is required", MISSING)
@@ -217,6 +217,12 @@ def _from_mapping(cls: type[Any], field: str, data: Mapping[str, Any]) -> Any:
         return cls(**data)
     except ValidationError as exc:
         raise ValidationError(f"{field}.{exc.field}", exc.expected, exc.got) from None
+
+
+def _first_unknown_key(data: Mapping[Any, Any], known: set[str]) -> Any:
+    """The first key (in sorted text order) that is not a known field, or None; keys need not be str."""
+    unknown = [k for k in data if not (isinstance(k, str) and k in known)]
+    return min(unknown, key=str) if unknown else None
 
 
 def _positive_number(field: str, value: object, *, low: float, high: float | None = None) -> None:
@@ -418,9 +424,9 @@ class VideoRequest:
         if not isinstance(data, Mapping):
             raise ValidationError("request", "must be a JSON object", data)
         known = {a.name for a in attrs.fields(cls)} | {"size", "duration"}
-        unknown = sorted(str(k) for k in data if k not in known)
-        if unknown:
-            raise ValidationError(unknown[0], "is not a field of VideoRequest", data[unknown[0]])
+        unknown = _first_unknown_key(data, known)
+        if unknown is not None:
+            raise ValidationError(str(unknown), "is not a field of VideoRequest", data[unknown])
         return cls(**data)
 
 
@@ -514,9 +520,10 @@ def _parse_progress(value: object) -> float | None:
         return float(value)  # type: ignore[arg-type]
     if isinstance(value, str):
         try:
-            return float(value.strip().rstrip("%").strip())
+            number = float(value.strip().rstrip("%").strip())
         except ValueError:
             return None
+        return number if math.isfinite(number) else None
     return None
 
 

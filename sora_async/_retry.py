@@ -25,7 +25,7 @@ import enum
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 import tenacity
@@ -157,7 +157,7 @@ async def run_with_retries(
         return await attempt()
     except APIError as exc:
         if not _should_retry(exc, policy, state):
-            raise _final_error(exc, state) from exc
+            _raise_final(exc, state)
         first_failure = exc
     return await _retry_loop(attempt, first_failure, started, policy, state, pause, on_retry)
 
@@ -221,7 +221,7 @@ async def _retry_loop(
     except APIError as exc:
         if state.attempts > 1:
             logger.warning("%s gave up after %d attempts: %s", state.operation, state.attempts, exc)
-        raise _final_error(exc, state) from exc
+        _raise_final(exc, state)
 
 
 class _StopPastDeadline(tenacity.stop.stop_base):
@@ -242,11 +242,11 @@ def _should_retry(exc: BaseException, policy: RetryPolicy, state: CallState) -> 
     return verdict is Verdict.RETRY
 
 
-def _final_error(exc: APIError, state: CallState) -> BaseException:
+def _raise_final(exc: APIError, state: CallState) -> NoReturn:
     """A create that was ever ambiguous stays ambiguous: an earlier attempt may have made the task."""
     if state.creates and state.saw_ambiguous and state.idempotency_key is not None:
-        return AmbiguousSubmissionError(state.idempotency_key, exc, attempts=state.attempts)
-    return exc
+        raise AmbiguousSubmissionError(state.idempotency_key, exc, attempts=state.attempts) from exc
+    raise exc
 
 
 def _outcome_error(retry_state: tenacity.RetryCallState) -> BaseException:

@@ -1,0 +1,226 @@
+"""The limiter, the concurrency gate and cancellation: slots and tokens are never leaked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiohttp import web
+
+import sora_async as sa
+from sora_async._limits import NoLimit, TokenBucket, make_limiter
+from tests.scripted import Reply, ScriptedServer, envelope
+
+REQ = sa.VideoRequest(prompt="a fox in snow")
+
+
+def max_starts_in_window(starts: list[float], window: float) -> int:
+    """The most starts that fall in any closed window of the given length."""
+    starts = sorted(starts)
+    best, left = 0, 0
+    for right, t in enumerate(starts):
+        while t - starts[left] > window:
+            left += 1
+        best = max(best, right - left + 1)
+    return best
+
+
+async def test_token_bucket_conforms_to_burst_plus_rate() -> None:
+    """In any window T at most burst + rate*T acquisitions start (GCRA conformance)."""
+    rate, burst = 40.0, 4
+    bucket = TokenBucket(sa.RateLimit(rate, burst=burst))
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    async def one() -> None:
+        await bucket.acquire()
+        starts.append(loop.time())
+
+    await asyncio.gather(*(one() for _ in range(30)))
+    for window in (0.0, 0.05, 0.1, 0.25, 0.5):
+        assert max_starts_in_window(starts, window) <= burst + rate * window + 1e-9, window
+    # The burst is what the user set, not the whole rate: only `burst` start at once.
+    assert max_starts_in_window(starts, 0.001) <= burst
+    # And it does not crawl: 30 starts take about (30 - burst) / rate seconds.
+    assert max(starts) - min(starts) == pytest.approx((30 - burst) / rate, rel=0.35)
+
+
+async def test_pause_holds_back_acquisitions() -> None:
+    """pause(s) delays every acquire that comes after it by about s."""
+    for limiter in (NoLimit(), TokenBucket(sa.RateLimit(1000, burst=10))):
+        loop = asyncio.get_running_loop()
+        await limiter.pause(0.1)
+        started = loop.time()
+        await limiter.acquire()
+        assert loop.time() - started >= 0.095
+
+
+async def test_cancelling_a_limiter_wait_leaves_no_waiter() -> None:
+    """A task cancelled while queued for a token does not block later ones."""
+    bucket = TokenBucket(sa.RateLimit(5, burst=1))
+    await bucket.acquire()
+    waiter = asyncio.ensure_future(bucket.acquire())
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await asyncio.wait_for(bucket.acquire(), 1.0)
+
+
+def test_rate_limit_validation_names_the_field() -> None:
+    """RateLimit rejects nonsense with the argument named."""
+    for kwargs, field in (
+        ({"rate": 0}, "rate"),
+        ({"rate": 1, "per": -1}, "per"),
+        ({"rate": 1, "burst": 0}, "burst"),
+    ):
+        with pytest.raises(sa.ValidationError) as info:
+            sa.RateLimit(**kwargs)  # type: ignore[arg-type]
+        assert info.value.field == field
+    assert sa.RateLimit(600, per=60).per_second == 10
+
+
+def test_make_limiter_accepts_a_custom_limiter() -> None:
+    """Anything with acquire() and pause() plugs in as a limiter."""
+    custom = NoLimit()
+    assert make_limiter(custom) is custom
+    assert isinstance(make_limiter(sa.RateLimit(3)), TokenBucket)
+    assert isinstance(make_limiter(None), NoLimit)
+
+
+async def test_client_rate_limit_spaces_requests(server: ScriptedServer) -> None:
+    """RateLimit(20, burst=2): 12 creates reach the server no faster than the bucket allows."""
+    async with sa.SoraClient("k", base_url=server.url, rate_limit=sa.RateLimit(20, burst=2)) as c:
+        await asyncio.gather(*(c.create_video(REQ) for _ in range(12)))
+    starts = [s.at for s in server.creates]
+    assert max_starts_in_window(starts, 0.2) <= 2 + 20 * 0.2 + 1
+
+
+async def test_retries_take_tokens_too(server: ScriptedServer) -> None:
+    """Every attempt, retries included, takes a token."""
+    server.script(*[Reply(status=503, text="")] * 3)
+    policy = sa.RetryPolicy(max_attempts=5, initial_backoff=0.0001, max_backoff=0.0001)
+    loop = asyncio.get_running_loop()
+    async with sa.SoraClient(
+        "k", base_url=server.url, rate_limit=sa.RateLimit(20, burst=1), retry=policy
+    ) as c:
+        started = loop.time()
+        await c.create_video(REQ)
+    assert len(server.creates) == 4
+    assert loop.time() - started >= 3 / 20 * 0.9
+
+
+async def test_max_concurrency_bounds_requests_in_flight(server: ScriptedServer) -> None:
+    """No more than max_concurrency requests are at the server at once."""
+    server.script(*[Reply(delay=0.05)] * 12)
+    in_flight = 0
+    peak = 0
+    original = server._handle
+
+    async def counting(request: web.Request) -> web.StreamResponse:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            return await original(request)
+        finally:
+            in_flight -= 1
+
+    server._handle = counting  # type: ignore[method-assign]
+    await server.stop()
+    await server.start()
+    async with sa.SoraClient("k", base_url=server.url, max_concurrency=3) as c:
+        await asyncio.gather(*(c.create_video(REQ) for _ in range(12)))
+    assert peak == 3
+
+
+@pytest.mark.parametrize("where", ["limiter", "backoff", "request"])
+async def test_cancellation_never_leaks_a_slot(server: ScriptedServer, where: str) -> None:
+    """Cancelled while waiting for a token, sleeping before a retry, or mid-request: slots come back."""
+    policy = sa.RetryPolicy(max_attempts=3, initial_backoff=10, max_backoff=10)
+    rate = sa.RateLimit(1, burst=1)
+    if where == "backoff":
+        server.script(Reply(status=503, text=""))
+    if where == "request":
+        server.script(Reply(delay=10))
+    async with sa.SoraClient("k", base_url=server.url, rate_limit=rate, retry=policy, max_concurrency=2) as c:
+        if where == "limiter":
+            await c.create_video(REQ)  # spends the only token for a second
+        handle = c.submit(REQ)
+        await asyncio.sleep(0.1)
+        assert not handle.done()
+        handle.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await handle
+        assert c._gate is not None
+        assert c._gate._value == 2  # both slots free again
+    assert len(server.creates) == {"limiter": 1, "backoff": 1, "request": 1}[where]
+
+
+# --- submit_many ----------------------------------------------------------------------------------
+
+
+async def test_submit_many_yields_one_result_per_item(server: ScriptedServer) -> None:
+    """Every item gets a result: ok ones with task ids, failed ones with their error, none raises."""
+    server.script(Reply(status=400, json_body=envelope("invalid_request", "no")))
+    items: list[sa.VideoRequest | dict[str, object]] = [REQ] * 5 + [{"prompt": "x", "width": 1}]
+    async with sa.SoraClient("k", base_url=server.url, max_concurrency=1) as c:
+        results = [r async for r in c.submit_many(items)]
+    assert sorted(r.index for r in results) == list(range(6))
+    by_index = {r.index: r for r in results}
+    assert isinstance(by_index[0].error, sa.BadRequestError)
+    assert not by_index[0].ok
+    assert isinstance(by_index[5].error, sa.ValidationError)
+    assert by_index[5].attempts == 0
+    assert all(by_index[i].ok and by_index[i].attempts == 1 for i in range(1, 5))
+    assert len({r.idempotency_key for r in results}) == 6
+    assert len(server.creates) == 5
+
+
+async def test_submit_many_accepts_async_iterables_and_submit_items(server: ScriptedServer) -> None:
+    """An async generator of SubmitItems: keys are used as given, tags come back on results."""
+
+    async def items() -> AsyncIterator[sa.SubmitItem]:
+        for i in range(4):
+            yield sa.SubmitItem(REQ, idempotency_key=f"key-{i}", tag={"row": i})
+
+    async with sa.SoraClient("k", base_url=server.url) as c:
+        results = [r async for r in c.submit_many(items())]
+    assert {r.idempotency_key for r in results} == {f"key-{i}" for i in range(4)}
+    assert all(r.tag == {"row": int(r.idempotency_key[-1])} for r in results)
+    assert {s.headers["Idempotency-Key"] for s in server.creates} == {f"key-{i}" for i in range(4)}
+
+
+async def test_submit_many_holds_a_bounded_window(server: ScriptedServer) -> None:
+    """It pulls items only as fast as results are consumed: never more than max_pending ahead."""
+    pulled = 0
+
+    def requests() -> Iterator[sa.VideoRequest]:
+        nonlocal pulled
+        for _ in range(200):
+            pulled += 1
+            yield REQ
+
+    seen = 0
+    async with sa.SoraClient("k", base_url=server.url, max_concurrency=4) as c:
+        async for _ in c.submit_many(requests(), max_pending=8):
+            seen += 1
+            assert pulled - seen <= 8
+    assert seen == 200
+
+
+async def test_breaking_out_cancels_in_flight_work(server: ScriptedServer) -> None:
+    """Leaving the loop early cancels what is in flight and sends nothing more."""
+    import contextlib
+
+    server.script(Reply(), *[Reply(delay=10)] * 50)
+    async with sa.SoraClient("k", base_url=server.url, max_concurrency=4) as c:
+        async with contextlib.aclosing(c.submit_many([REQ] * 1000)) as results:
+            async for result in results:
+                assert result.ok
+                break
+        assert not [t for t in c._tasks if not t.done()]
+        assert c._gate is not None
+        assert c._gate._value == 4
+    assert len(server.creates) <= 1 + 4 + 1
