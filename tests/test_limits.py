@@ -76,7 +76,7 @@ def test_rate_limit_validation_names_the_field() -> None:
         ({"rate": 1, "burst": 0}, "burst"),
     ):
         with pytest.raises(sa.ValidationError) as info:
-            sa.RateLimit(**kwargs)  # type: ignore[arg-type]
+            sa.RateLimit(**kwargs)
         assert info.value.field == field
     assert sa.RateLimit(600, per=60).per_second == 10
 
