@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import itertools
 import logging
 import os
 import re
@@ -281,10 +282,14 @@ class SoraClient:
         session = self._ensure_session()
         body = dumps_request(request)
         headers = {"Idempotency-Key": state.idempotency_key or new_key()}
+        gate, limiter, url = self._gate, self.limiter, self._create_url
+        assert gate is not None
 
         async def attempt() -> str:
             state.attempts += 1
-            data = await self._exchange(session, "POST", self._create_url, headers, body)
+            async with gate:  # one slot and one rate token per attempt, released on every path
+                await limiter.acquire()
+                data = await send(session, "POST", url, headers=headers, body=body)
             if not isinstance(data, str) or not data:
                 raise APIResponseValidationError(
                     f"expected a task id string in 'data', got {data!r}", status_code=200
@@ -292,22 +297,8 @@ class SoraClient:
             return data
 
         return await run_with_retries(
-            attempt, policy=policy, state=state, pause=self.limiter.pause, on_retry=self.on_retry
+            attempt, policy=policy, state=state, pause=limiter.pause, on_retry=self.on_retry
         )
-
-    async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-    ) -> Any:
-        """One attempt: hold a concurrency slot and a rate token while it runs."""
-        assert self._gate is not None
-        async with self._gate:
-            await self.limiter.acquire()
-            return await send(session, method, url, headers=headers, body=body)
 
     async def get_task(self, task_id: str, *, retry: RetryPolicy | None = None) -> VideoTask:
         """Query a task (free on the relays). Transient failures are retried."""
@@ -315,10 +306,14 @@ class SoraClient:
         session = self._ensure_session()
         url = f"{self._create_url}/{task_id}"
         state = CallState(operation="get_task", creates=False)
+        gate, limiter = self._gate, self.limiter
+        assert gate is not None
 
         async def attempt() -> VideoTask:
             state.attempts += 1
-            data = await self._exchange(session, "GET", url, {}, None)
+            async with gate:
+                await limiter.acquire()
+                data = await send(session, "GET", url, headers={}, body=None)
             if data is not None and not isinstance(data, Mapping):
                 raise APIResponseValidationError(
                     f"expected a task object in 'data', got {data!r}", status_code=200
@@ -404,24 +399,32 @@ class SoraClient:
         policy = retry or self.retry
         window = max_pending or 2 * self.max_concurrency
         items = _aenumerate(requests)
-        pending: set[asyncio.Task[SubmitResult]] = set()
+        finished: asyncio.Queue[SubmitResult] = asyncio.Queue()
+        in_flight: set[asyncio.Task[SubmitResult]] = set()
+
+        def collect(task: asyncio.Task[SubmitResult]) -> None:
+            in_flight.discard(task)
+            if not task.cancelled():
+                finished.put_nowait(task.result())
+
         exhausted = False
         try:
             while True:
-                while not exhausted and len(pending) < window:
+                # Results waiting to be yielded count against the window too: memory stays O(window).
+                while not exhausted and len(in_flight) + finished.qsize() < window:
                     try:
                         index, item = await items.__anext__()
                     except StopAsyncIteration:
                         exhausted = True
                         break
-                    pending.add(self._track(self._submit_item(index, item, policy)))
-                if not pending:
+                    task = self._track(self._submit_item(index, item, policy))
+                    in_flight.add(task)
+                    task.add_done_callback(collect)
+                if exhausted and not in_flight and finished.empty():
                     return
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    yield task.result()
+                yield await finished.get()
         finally:
-            await _cancel_all(pending)
+            await _cancel_all(in_flight)
 
     async def _submit_item(self, index: int, item: SubmitInput, policy: RetryPolicy) -> SubmitResult:
         wrapped = item if isinstance(item, SubmitItem) else SubmitItem(item)
@@ -453,9 +456,16 @@ class SoraClient:
         return task
 
 
+_KEY_PREFIX = uuid.uuid4().hex
+_key_counter = itertools.count(1)
+
+
 def new_key() -> str:
-    """A fresh idempotency key."""
-    return str(uuid.uuid4())
+    """A fresh idempotency key: a random per-process prefix and a counter.
+
+    As unique as a uuid4 per key (the 128-bit prefix is random), without a system call per request.
+    """
+    return f"{_KEY_PREFIX}-{next(_key_counter)}"
 
 
 def _check_task_id(task_id: object) -> None:

@@ -75,6 +75,10 @@ class _PauseWindow:
     def __init__(self) -> None:
         self._until = 0.0
 
+    def active(self) -> bool:
+        """Cheap check for the fast path: is a pause in force right now?"""
+        return self._until > 0 and self._until > asyncio.get_running_loop().time()
+
     def extend(self, seconds: float) -> None:
         until = asyncio.get_running_loop().time() + max(0.0, seconds)
         self._until = max(self._until, until)
@@ -94,7 +98,8 @@ class NoLimit:
         self._pause = _PauseWindow()
 
     async def acquire(self) -> None:
-        await self._pause.wait()
+        if self._pause.active():
+            await self._pause.wait()
 
     async def pause(self, seconds: float) -> None:
         self._pause.extend(seconds)
@@ -118,11 +123,13 @@ class TokenBucket:
         self._pause = _PauseWindow()
 
     async def acquire(self) -> None:
-        await self._pause.wait()
+        if self._pause.active():
+            await self._pause.wait()
         await self._bucket.acquire()
         # A pause that began while we queued for a token still applies: the token is spent, but
         # starting now would break the pause.
-        await self._pause.wait()
+        if self._pause.active():
+            await self._pause.wait()
 
     async def pause(self, seconds: float) -> None:
         self._pause.extend(seconds)
