@@ -17,8 +17,9 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -96,7 +97,7 @@ async def sora_async_submit_many(url: str, n: int, concurrency: int) -> None:
             assert result.ok
 
 
-Runner = Callable[[str, int, int], Awaitable[None]]
+Runner = Callable[[str, int, int], Coroutine[Any, Any, None]]
 
 
 def measure(runner: Runner, url: str, n: int, concurrency: int) -> tuple[float, float]:
