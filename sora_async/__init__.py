@@ -7,6 +7,7 @@ As fast as the key allows, nothing lost, nothing paid twice, and a clear answer 
 300
 """
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from ._client import SoraClient, Submission, SubmitItem, SubmitResult
@@ -45,6 +46,8 @@ from ._models import (
     VideoTask,
 )
 from ._retry import RetryEvent, RetryPolicy
+
+logging.getLogger("sora_async").addHandler(logging.NullHandler())
 
 try:
     __version__ = version("sora-async")

@@ -22,6 +22,9 @@ from ._errors import ValidationError
 
 __all__ = ["Limiter", "NoLimit", "RateLimit", "TokenBucket", "make_limiter"]
 
+TIMER_SLACK = 0.005
+"""Seconds a token may be granted early, to absorb event-loop wake-up latency (see TokenBucket)."""
+
 
 def _positive(field: str) -> Callable[[object, attrs.Attribute[float], float], None]:
     def check(_: object, __: attrs.Attribute[float], value: float) -> None:
@@ -112,27 +115,45 @@ class TokenBucket:
     """A local token bucket for one process, built on aiolimiter.
 
     aiolimiter's bucket holds ``max_rate`` and drains over ``time_period``; setting ``max_rate`` to the
-    burst and ``time_period`` to ``burst / rate`` gives exactly a burst of ``burst`` and a steady ``rate``.
+    burst and ``time_period`` to ``burst / rate`` gives a burst of ``burst`` and a steady ``rate``.
+    The capacity gets ``TIMER_SLACK`` seconds' worth of tokens on top: a waiter woken a little late
+    by the event loop would otherwise push every later start back, and those delays add up (about
+    2-4% at 50 req/s with burst 1). A start may so come up to 5 ms before its ideal time, never more.
     """
 
-    __slots__ = ("_bucket", "_pause", "rate_limit")
+    __slots__ = ("_bucket", "_cold_restart", "_pause", "rate_limit")
 
     def __init__(self, rate_limit: RateLimit) -> None:
         self.rate_limit = rate_limit
-        self._bucket = AsyncLimiter(rate_limit.burst, rate_limit.burst / rate_limit.per_second)
+        capacity = rate_limit.burst + min(0.5, rate_limit.per_second * TIMER_SLACK)
+        self._bucket = AsyncLimiter(capacity, capacity / rate_limit.per_second)
         self._pause = _PauseWindow()
+        self._cold_restart = False
 
     async def acquire(self) -> None:
-        if self._pause.active():
-            await self._pause.wait()
-        await self._bucket.acquire()
-        # A pause that began while we queued for a token still applies: the token is spent, but
-        # starting now would break the pause.
-        if self._pause.active():
-            await self._pause.wait()
+        while True:
+            if self._pause.active():
+                await self._pause.wait()
+            if self._cold_restart:
+                await self._restart_without_burst()
+            await self._bucket.acquire()
+            if not self._pause.active():
+                return
+            # The token was granted during a pause. Spending it when the pause ends would release
+            # every such holder at once (a burst the server just refused), so queue again instead.
 
     async def pause(self, seconds: float) -> None:
         self._pause.extend(seconds)
+        self._cold_restart = self.rate_limit.burst > 1
+
+    async def _restart_without_burst(self) -> None:
+        """After a server-ordered pause, resume at the steady rate, not with a burst.
+
+        The server just said we were too fast; its own bucket may not be as full as ours thinks.
+        Filling ours (all but one token) makes the next starts come one interval apart.
+        """
+        self._cold_restart = False
+        await self._bucket.acquire(self.rate_limit.burst - 1)
 
     def __repr__(self) -> str:
         return f"TokenBucket({self.rate_limit!r})"
