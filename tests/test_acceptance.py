@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 import sora_async as sa
-from sora_async.mock import MockRelay
+from sora_async.mock import MockConfig, MockRelay
 from tests.test_limits import max_starts_in_window
 
 REQ = sa.VideoRequest(prompt="a fox in snow")
-FAULTS = {"fail_503": 0.05, "drop_before": 0.02, "fail_500_after": 0.015, "drop_after": 0.015}
+FAULTS = MockConfig(fail_503=0.05, drop_before=0.02, fail_500_after=0.015, drop_after=0.015)
 
 
 async def submit_all(client: sa.SoraClient, n: int) -> list[sa.SubmitResult]:
@@ -52,7 +52,7 @@ async def test_a_429_pause_is_honoured_in_every_form(retry_after: str) -> None:
 
 async def test_faults_end_in_a_task_id_or_an_ambiguous_error_and_nothing_twice() -> None:
     """5% 503, 2% drops before, 3% ambiguous: each ends with a task id or AmbiguousSubmissionError."""
-    async with MockRelay(seed=21, **FAULTS) as relay:
+    async with MockRelay(FAULTS, seed=21) as relay:
         async with sa.SoraClient("k", base_url=relay.url, retry=sa.RetryPolicy(initial_backoff=0.005)) as c:
             results = await submit_all(c, 600)
         ambiguous = [r for r in results if isinstance(r.error, sa.AmbiguousSubmissionError)]
@@ -65,7 +65,7 @@ async def test_faults_end_in_a_task_id_or_an_ambiguous_error_and_nothing_twice()
 
 async def test_retrying_ambiguous_failures_against_an_honouring_relay_gets_every_task_once() -> None:
     """retry_ambiguous=True with a relay that honours Idempotency-Key: all get ids, none twice."""
-    async with MockRelay(seed=22, **FAULTS) as relay:
+    async with MockRelay(FAULTS, seed=22) as relay:
         policy = sa.RetryPolicy(initial_backoff=0.005, max_attempts=8, retry_ambiguous=True)
         async with sa.SoraClient("k", base_url=relay.url, retry=policy) as c:
             results = await submit_all(c, 600)
