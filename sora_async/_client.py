@@ -37,9 +37,11 @@ import aiohttp
 import attrs
 import yarl
 
+from ._adaptive import AdaptiveLimiter
 from ._errors import (
     APIResponseValidationError,
     ConfigurationError,
+    RateLimitError,
     SoraError,
     TaskFailedError,
     TaskTimeoutError,
@@ -152,6 +154,7 @@ class SoraClient:
         *,
         base_url: str | None = None,
         rate_limit: RateLimit | Limiter | None = None,
+        adaptive: bool | None = None,
         max_concurrency: int = 32,
         retry: RetryPolicy | None = None,
         timeout: float = 60.0,
@@ -167,7 +170,8 @@ class SoraClient:
                 raise _ValidationError(name, "must be a positive number of seconds", value)
         self._api_key = api_key if api_key is not None else os.environ.get("SORA_API_KEY")
         self.base_url = base_url if base_url is not None else os.environ.get("SORA_BASE_URL")
-        self.limiter: Limiter = make_limiter(rate_limit)
+        self.limiter: Limiter = _choose_limiter(rate_limit, adaptive)
+        self._observe: Callable[..., None] | None = getattr(self.limiter, "observe", None)
         self.max_concurrency = max_concurrency
         self.retry = retry or RetryPolicy()
         self.timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
@@ -282,14 +286,17 @@ class SoraClient:
         session = self._ensure_session()
         body = dumps_request(request)
         headers = {"Idempotency-Key": state.idempotency_key or new_key()}
-        gate, limiter, url = self._gate, self.limiter, self._create_url
+        gate, limiter, url, observe = self._gate, self.limiter, self._create_url, self._observe
         assert gate is not None
 
         async def attempt() -> str:
             state.attempts += 1
             async with gate:  # one slot and one rate token per attempt, released on every path
                 await limiter.acquire()
-                data = await send(session, "POST", url, headers=headers, body=body)
+                if observe is None:
+                    data = await send(session, "POST", url, headers=headers, body=body)
+                else:
+                    data = await _observed_send(observe, session, url, headers, body)
             if not isinstance(data, str) or not data:
                 raise APIResponseValidationError(
                     f"expected a task id string in 'data', got {data!r}", status_code=200
@@ -306,13 +313,12 @@ class SoraClient:
         session = self._ensure_session()
         url = f"{self._create_url}/{task_id}"
         state = CallState(operation="get_task", creates=False)
-        gate, limiter = self._gate, self.limiter
+        gate = self._gate
         assert gate is not None
 
         async def attempt() -> VideoTask:
             state.attempts += 1
-            async with gate:
-                await limiter.acquire()
+            async with gate:  # queries are free on the relays: they take no rate token
                 data = await send(session, "GET", url, headers={}, body=None)
             if data is not None and not isinstance(data, Mapping):
                 raise APIResponseValidationError(
@@ -458,6 +464,41 @@ class SoraClient:
 
 _KEY_PREFIX = uuid.uuid4().hex
 _key_counter = itertools.count(1)
+
+
+async def _observed_send(
+    observe: Callable[..., None],
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> Any:
+    """Send, telling an adaptive limiter whether the relay throttled this attempt."""
+    started = asyncio.get_running_loop().time()
+    try:
+        data = await send(session, "POST", url, headers=headers, body=body)
+    except RateLimitError:
+        observe(started=started, throttled=True)
+        raise
+    observe(started=started, throttled=False)
+    return data
+
+
+async def _no_pause(seconds: float) -> None:
+    """Queries ignore server pauses meant for creates (they are free and limited apart, if at all)."""
+
+
+def _choose_limiter(rate_limit: RateLimit | Limiter | None, adaptive: bool | None) -> Limiter:
+    """Adaptive discovery by default when no rate is given; a given RateLimit is then its ceiling."""
+    if adaptive is None:
+        adaptive = rate_limit is None
+    if not adaptive:
+        return make_limiter(rate_limit)
+    if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+        raise _ValidationError(
+            "adaptive", "can only be combined with a RateLimit (as its ceiling)", rate_limit
+        )
+    return AdaptiveLimiter(ceiling=rate_limit)
 
 
 def new_key() -> str:
