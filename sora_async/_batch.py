@@ -80,6 +80,7 @@ class BatchProgress:
     ambiguous: int = 0
     in_flight: int = 0
     waited: int = 0
+    task_failures: int = 0
     sent_this_run: int = 0
     started: float = attrs.field(factory=time.monotonic)
 
@@ -118,10 +119,12 @@ class BatchSummary:
     journal_path: Path
     invalid_examples: tuple[tuple[int, str], ...] = ()
     failed_examples: tuple[tuple[int, str], ...] = ()
+    task_failures: int = 0
+    """With ``wait``: created tasks that ended in FAILURE or did not finish in time."""
 
     @property
     def all_ok(self) -> bool:
-        return self.total > 0 and self.ok == self.total
+        return self.ok == self.total and self.task_failures == 0
 
 
 @attrs.define
@@ -342,11 +345,14 @@ class _Run:
                 final.update(status=task.status.value, video_urls=list(task.video_urls))
             except TaskFailedError as exc:
                 final.update(status="FAILURE", video_urls=[], fail_reason=exc.fail_reason)
+                self.progress.task_failures += 1
             except TaskTimeoutError as exc:
                 status = exc.last_task.status.value if exc.last_task else "UNKNOWN"
                 final.update(status=status, error={"type": "TaskTimeoutError", "message": str(exc)})
+                self.progress.task_failures += 1
             except SoraError as exc:
                 final.update(error=_error_record(exc))
+                self.progress.task_failures += 1
             self.record(final)
             self.progress.waited += 1
         finally:
@@ -397,4 +403,5 @@ async def run_batch(
         journal_path=options.journal,
         invalid_examples=tuple(run.invalid_examples),
         failed_examples=tuple(run.failed_examples),
+        task_failures=progress.task_failures,
     )

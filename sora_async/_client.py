@@ -287,6 +287,7 @@ class SoraClient:
         body = dumps_request(request)
         headers = {"Idempotency-Key": state.idempotency_key or new_key()}
         gate, limiter, url, observe = self._gate, self.limiter, self._create_url, self._observe
+        secret = self._api_key
         assert gate is not None
 
         async def attempt() -> str:
@@ -294,9 +295,9 @@ class SoraClient:
             async with gate:  # one slot and one rate token per attempt, released on every path
                 await limiter.acquire()
                 if observe is None:
-                    data = await send(session, "POST", url, headers=headers, body=body)
+                    data = await send(session, "POST", url, headers=headers, body=body, secret=secret)
                 else:
-                    data = await _observed_send(observe, session, url, headers, body)
+                    data = await _observed_send(observe, session, url, headers, body, secret)
             if not isinstance(data, str) or not data:
                 raise APIResponseValidationError(
                     f"expected a task id string in 'data', got {data!r}", status_code=200
@@ -319,7 +320,7 @@ class SoraClient:
         async def attempt() -> VideoTask:
             state.attempts += 1
             async with gate:  # queries are free on the relays: they take no rate token
-                data = await send(session, "GET", url, headers={}, body=None)
+                data = await send(session, "GET", url, headers={}, body=None, secret=self._api_key)
             if data is not None and not isinstance(data, Mapping):
                 raise APIResponseValidationError(
                     f"expected a task object in 'data', got {data!r}", status_code=200
@@ -472,11 +473,12 @@ async def _observed_send(
     url: str,
     headers: Mapping[str, str],
     body: bytes,
+    secret: str | None,
 ) -> Any:
     """Send, telling an adaptive limiter whether the relay throttled this attempt."""
     started = asyncio.get_running_loop().time()
     try:
-        data = await send(session, "POST", url, headers=headers, body=body)
+        data = await send(session, "POST", url, headers=headers, body=body, secret=secret)
     except RateLimitError:
         observe(started=started, throttled=True)
         raise

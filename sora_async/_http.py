@@ -60,12 +60,17 @@ async def send(
     *,
     headers: Mapping[str, str],
     body: bytes | None = None,
+    secret: str | None = None,
 ) -> Any:
-    """Make one request and return the envelope's ``data``; raise an ``APIError`` on any failure."""
+    """Make one request and return the envelope's ``data``; raise an ``APIError`` on any failure.
+
+    ``secret`` (the API key) is blanked out of any error built from the answer, in case a relay
+    echoes it back.
+    """
     try:
         async with session.request(method, url, data=body, headers=headers) as response:
             raw = await response.read()
-            return parse_response(response.status, response.headers, raw)
+            return parse_response(response.status, response.headers, raw, secret=secret)
     except _CONNECT_TIMEOUT as exc:
         raise APITimeoutError(f"timed out connecting to {_origin(url)}", request_sent=False) from exc
     except aiohttp.ClientConnectorError as exc:
@@ -79,7 +84,7 @@ async def send(
         raise APIConnectionError(f"connection to {_origin(url)} failed: {detail}", request_sent=True) from exc
 
 
-def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> Any:
+def parse_response(status: int, headers: Mapping[str, str], raw: bytes, *, secret: str | None = None) -> Any:
     """Turn a status, headers and body into the envelope's ``data`` or the right exception."""
     text = raw.decode("utf-8", errors="replace")
     payload = _json_or_none(text)
@@ -90,25 +95,27 @@ def parse_response(status: int, headers: Mapping[str, str], raw: bytes) -> Any:
             if code == _SUCCESS or (code is None and not error and "data" in payload):
                 return payload.get("data")
             if code is not None or error:
-                raise _status_error(status, headers, text, payload)
+                raise _status_error(status, headers, text, payload, secret)
         raise APIResponseValidationError(
-            f"HTTP {status} with a body that is not the JSON envelope: {_describe(text)}",
+            f"HTTP {status} with a body that is not the JSON envelope: {_describe(_redact(text, secret))}",
             status_code=status,
-            body=text,
+            body=_redact(text, secret),
         )
-    raise _status_error(status, headers, text, payload)
+    raise _status_error(status, headers, text, payload, secret)
 
 
-def _status_error(status: int, headers: Mapping[str, str], text: str, payload: Any) -> APIStatusError:
+def _status_error(
+    status: int, headers: Mapping[str, str], text: str, payload: Any, secret: str | None = None
+) -> APIStatusError:
     code, message = _code_and_message(payload, text)
-    cls = _CLASS_BY_CODE.get(code or "") if status < 300 else None
+    cls = _CLASS_BY_CODE.get(code or "") if status < 300 or code == "rate_limit_exceeded" else None
     cls = cls or status_error_class(status, code)
     return cls(
         status_code=status,
         code=code,
-        message=message,
+        message=_redact(message, secret),
         request_id=_header(headers, "x-request-id") or _header(headers, "request-id"),
-        body=text,
+        body=_redact(text, secret),
         retry_after=parse_retry_after(headers),
         headers={k: v for k, v in headers.items() if k.lower() != "set-cookie"},
     )
@@ -184,6 +191,11 @@ def _json_or_none(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
+
+
+def _redact(text: str, secret: str | None) -> str:
+    """Blank the API key out of text that came back from the relay (some echo the request)."""
+    return text.replace(secret, "***") if secret and secret in text else text
 
 
 def _str(value: object) -> str | None:

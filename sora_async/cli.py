@@ -989,6 +989,7 @@ def summary_json(summary: BatchSummary) -> dict[str, Any]:
         "invalid": summary.invalid,
         "ambiguous": summary.ambiguous,
         "pending": summary.pending,
+        "task_failures": summary.task_failures,
         "resumed": summary.resumed,
         "skipped": summary.skipped,
         "elapsed": round(summary.elapsed, 3),
@@ -1008,6 +1009,11 @@ def summary_rows(summary: BatchSummary) -> list[tuple[str, str]]:
     rows += [
         ("ambiguous", str(summary.ambiguous)),
         ("pending", str(summary.pending)),
+        *(
+            [("videos failed", f"{summary.task_failures} (see status in the results)")]
+            if summary.task_failures
+            else []
+        ),
         ("resumed", str(summary.resumed)),
         ("skipped", f"{summary.skipped} (finished by an earlier run)"),
         ("elapsed", format_seconds(summary.elapsed)),

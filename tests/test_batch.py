@@ -172,7 +172,9 @@ async def test_wait_records_status_and_video_urls(relay: MockRelay, tmp_path: Pa
         summary = await run_batch(
             client, BatchOptions(input_path=source, out_path=tmp_path / "o.jsonl", wait=True, wait_timeout=5)
         )
-    assert summary.all_ok
+    assert summary.ok == 2
+    assert summary.task_failures == 1
+    assert not summary.all_ok
     results = {r["line"]: r for r in read_results(tmp_path / "o.jsonl")}
     assert results[1]["status"] == "SUCCESS" and results[1]["video_urls"][0].startswith("http://127.0.0.1")
     assert results[2]["status"] == "FAILURE" and results[2]["fail_reason"]

@@ -501,13 +501,14 @@ def test_batch_reports_invalid_lines_by_number(
 def test_batch_json_summary_and_wait(
     capsys: pytest.CaptureFixture[str], relay: MockRelay, tmp_path: Path
 ) -> None:
-    """--json prints the summary as one object; --wait records each task's outcome."""
+    """--json prints the summary as one object; --wait records each task's outcome; a failed video fails it."""
     source = write_jsonl(tmp_path / "in.jsonl", [{"prompt": "a fox"}, {"prompt": "an owl [fail]"}])
     out = tmp_path / "r.jsonl"
     result = run(capsys, *against(relay, "batch", str(source), "--out", str(out), "--wait", "--json"))
-    assert result.code == 0, result.err
+    assert result.code == cli.EXIT_FAILED, result.err
     summary = result.json
-    assert summary["all_ok"] is True
+    assert summary["all_ok"] is False
+    assert summary["task_failures"] == 1
     assert summary["ok"] == summary["total"] == 2
     assert summary["journal_path"] == str(out) + ".journal"
     statuses = sorted(json.loads(line)["status"] for line in out.read_text().splitlines())

@@ -334,3 +334,23 @@ async def test_the_key_never_leaks(server: ScriptedServer, caplog: pytest.LogCap
     assert SECRET not in str(info.value.headers)
     assert caplog.records, "the retry should have been logged"
     assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+async def test_a_key_echoed_by_the_relay_is_blanked(server: ScriptedServer) -> None:
+    """Some relays echo the request; the key never reaches the exception text or body."""
+    echo = envelope("invalid_request", f"bad header Authorization: Bearer {SECRET}")
+    server.script(Reply(status=400, json_body=echo))
+    async with sa.SoraClient(SECRET, base_url=server.url) as c:
+        with pytest.raises(sa.BadRequestError) as info:
+            await c.create_video(REQ)
+    assert SECRET not in str(info.value)
+    assert SECRET not in info.value.body
+    assert "Bearer ***" in info.value.message
+
+
+async def test_rate_limit_code_on_a_400_is_still_a_rate_limit(server: ScriptedServer) -> None:
+    """A relay that says rate_limit_exceeded with HTTP 400 is retried like a 429."""
+    server.script(Reply(status=400, json_body=envelope("rate_limit_exceeded", "slow down")))
+    async with sa.SoraClient(SECRET, base_url=server.url, retry=FAST_RETRY) as c:
+        assert await c.create_video(REQ) == "task_0001"
+    assert len(server.creates) == 2
