@@ -32,8 +32,23 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "sora_async", "tests")
 
 
+BENCH_PEERS = ("openai[aiohttp]>=1.90", "aiohttp-retry>=2.8", "matplotlib>=3.7")
+"""The benchmark-only peers, used until pyproject.toml has a ``bench`` dependency group."""
+
+
+def _bench_requirements() -> tuple[str, ...]:
+    """The ``bench`` dependency group of pyproject.toml when it exists, else ``BENCH_PEERS``."""
+    pyproject = nox.project.load_toml("pyproject.toml")
+    if "bench" in pyproject.get("dependency-groups", {}):
+        return nox.project.dependency_groups(pyproject, "bench")
+    return BENCH_PEERS
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmarks, printed and written to benchmarks/results/."""
-    session.install("-e", ".[test]")
-    session.run("python", "-m", "benchmarks.throughput", *session.posargs)
+    """The benchmark suite, printed, written to benchmarks/results/ and rendered into docs/benchmarks.md.
+
+    ``nox -s bench -- --quick`` for smaller runs, ``nox -s bench -- --only throughput`` for one section.
+    """
+    session.install("-e", ".", *_bench_requirements())
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -1,14 +1,26 @@
 """Rate limits and faults: makespan, 429s, lost and duplicated submissions, side by side.
 
-Scenario "limit": the mock relay allows 50 req/s with burst 5; N submissions at concurrency 64.
-Ideal makespan is (N - 5) / 50. Scenario "faults": 5% 503, 2% drops before, 1.5% 500-after-accept and
-1.5% drops after accept, with a relay that honours Idempotency-Key and one that ignores it.
+(b) "limit": the mock relay allows 50 req/s with burst 5; N submissions at concurrency 64. The ideal
+makespan is (N - 5) / 50. Clients: sora_async told the limit, sora_async not told, a careful
+hand-rolled aiohttp loop (aiolimiter at the limit + tenacity), and openai-python with max_retries=8.
 
-Clients: sora_async told the limit, sora_async not told, and a careful hand-rolled aiohttp loop
-(aiolimiter + tenacity, its own idempotency key per submission, retrying every error).
-Every client sends an Idempotency-Key so that the relay can count creations per submission.
+(c) "faults": 5% 503, 2% connections dropped before the task exists, 2% 500 after it was created and
+1% dropped after it was created; once with a relay that honours Idempotency-Key and once with one that
+ignores it. Clients: sora_async as configured by default, sora_async with ``retry_ambiguous=True`` (with
+the default limiter, and with client-side limiting off: where the default limiter discovers the rate
+adaptively, its slow start is part of the first one's makespan), the hand-rolled loop (no limiter
+needed) and openai-python with max_retries=8.
 
-    python -m benchmarks.resilience [--requests 500]
+Every client gets 9 attempts per submission and sends an Idempotency-Key of ours per submission, so the
+relay can count creations per submission. openai-python sends none of its own on ``post()``
+(``AsyncOpenAI._idempotency_header`` is None), so its key is added per call; without it, openai-python
+on an honouring relay behaves exactly as on the ignoring one.
+
+Columns: ``ok`` got a task id; ``ambiguous`` ended with "may exist" and the key to settle it with;
+``lost`` = N - ok - ambiguous (no task id and nothing to settle it with); ``orphaned`` = lost ones the
+relay did create (paid for, never delivered); ``duplicated`` = tasks created beyond one per key.
+
+    python -m benchmarks.resilience [--requests 1000] [--fault-requests 1000] [--quick]
 """
 
 from __future__ import annotations
@@ -16,11 +28,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,162 +38,255 @@ import tenacity
 from aiolimiter import AsyncLimiter
 
 import sora_async as sa
+from benchmarks._common import (
+    API_KEY,
+    BODY,
+    CREATE_PATH,
+    REQUEST,
+    no_client_limit,
+    print_table,
+    print_targets,
+    target,
+    write_result,
+)
 from sora_async.mock import MockConfig, MockRelay
 
-RESULTS = Path(__file__).parent / "results"
-RATE, BURST, CONCURRENCY = 50, 5, 64
-FAULTS = MockConfig(fail_503=0.05, drop_before=0.02, fail_500_after=0.015, drop_after=0.015)
-REQUEST = sa.VideoRequest(prompt="a fox in snow", size="1280x720", duration=10)
+RATE, BURST, CONCURRENCY, ATTEMPTS = 50, 5, 64, 9
+FAULTS = {"fail_503": 0.05, "drop_before": 0.02, "fail_500_after": 0.02, "drop_after": 0.01}
 
-Outcome = dict[str, int]
-Client = Callable[[str, int], Awaitable[Outcome]]
+Outcomes = dict[str, str]
+"""Idempotency key -> "ok", "ambiguous" or "failed": how each submission ended for its caller."""
+Client = Callable[[str, list[str]], Awaitable[Outcomes]]
 
 
-async def sora_async_run(url: str, n: int, **kwargs: Any) -> Outcome:
-    retry = kwargs.pop("retry", sa.RetryPolicy(max_attempts=8))
+# --- the clients -------------------------------------------------------------------------------------
+
+
+async def sora_async_run(url: str, keys: list[str], **kwargs: Any) -> Outcomes:
+    retry = kwargs.pop("retry", sa.RetryPolicy(max_attempts=ATTEMPTS))
+    items = (sa.SubmitItem(REQUEST, idempotency_key=key) for key in keys)
+    outcomes: Outcomes = {}
     async with sa.SoraClient(
-        "sk-bench", base_url=url, max_concurrency=CONCURRENCY, retry=retry, **kwargs
+        API_KEY, base_url=url, max_concurrency=CONCURRENCY, retry=retry, **kwargs
     ) as client:
-        outcome = {"ok": 0, "failed": 0, "ambiguous": 0}
-        async for result in client.submit_many(REQUEST for _ in range(n)):
+        async for result in client.submit_many(items):
             if result.ok:
-                outcome["ok"] += 1
+                outcomes[result.idempotency_key] = "ok"
             elif isinstance(result.error, sa.AmbiguousSubmissionError):
-                outcome["ambiguous"] += 1
+                outcomes[result.idempotency_key] = "ambiguous"
             else:
-                outcome["failed"] += 1
-        return outcome
+                outcomes[result.idempotency_key] = "failed"
+    return outcomes
 
 
-async def hand_rolled(url: str, n: int, *, limited: bool = True) -> Outcome:
+async def hand_rolled(url: str, keys: list[str], *, limited: bool = True) -> Outcomes:
     """What a careful user writes by hand: aiolimiter at the limit, tenacity retrying any error."""
     limiter = AsyncLimiter(RATE, 1) if limited else contextlib.nullcontext()
-    outcome = {"ok": 0, "failed": 0, "ambiguous": 0}
-    body = {"prompt": REQUEST.prompt, "width": 1280, "height": 720, "n_frames": 300}
+    outcomes: Outcomes = {}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
         gate = asyncio.Semaphore(CONCURRENCY)
 
         @tenacity.retry(
-            stop=tenacity.stop_after_attempt(8), wait=tenacity.wait_random_exponential(0.5, max=10)
+            stop=tenacity.stop_after_attempt(ATTEMPTS), wait=tenacity.wait_random_exponential(0.5, max=10)
         )
         async def post(key: str) -> str:
             async with limiter:
-                headers = {"Authorization": "Bearer sk-bench", "Idempotency-Key": key}
-                async with session.post(f"{url}/sora/v1/videos", json=body, headers=headers) as resp:
+                headers = {"Authorization": f"Bearer {API_KEY}", "Idempotency-Key": key}
+                async with session.post(url + CREATE_PATH, json=BODY, headers=headers) as resp:
                     payload = await resp.json(content_type=None)
                     if resp.status != 200 or payload.get("code") != "success":
                         raise RuntimeError(f"HTTP {resp.status}")
                     return str(payload["data"])
 
-        async def one() -> None:
+        async def one(key: str) -> None:
             async with gate:
                 try:
-                    await post(str(uuid.uuid4()))
-                    outcome["ok"] += 1
+                    await post(key)
+                    outcomes[key] = "ok"
                 except Exception:
-                    outcome["failed"] += 1
+                    outcomes[key] = "failed"
 
-        await asyncio.gather(*(one() for _ in range(n)))
-    return outcome
+        await asyncio.gather(*(one(key) for key in keys))
+    return outcomes
 
 
-async def measure(name: str, client: Client, config: MockConfig, n: int) -> dict[str, Any]:
-    async with MockRelay(config) as relay:
-        started = time.perf_counter()
-        outcome = await client(relay.url, n)
-        makespan = time.perf_counter() - started
-        stats = relay.stats
-        duplicated = sum(count - 1 for count in stats.duplicates.values())
-        # Created on the relay, but the caller was told it failed: paid for and not known.
-        orphaned = max(0, len(stats.creations_by_key) - outcome["ok"] - outcome["ambiguous"])
-        return {
-            "client": name,
-            "makespan_s": round(makespan, 2),
-            "requests_429": stats.rate_limited,
-            "ok": outcome["ok"],
-            "failed": outcome["failed"],
-            "ambiguous": outcome["ambiguous"],
-            "orphaned": orphaned,
-            "duplicated": duplicated,
-        }
+async def openai_run(url: str, keys: list[str]) -> Outcomes:
+    """openai-python's AsyncOpenAI.post() with max_retries=8 (its own backoff and Retry-After handling)."""
+    import openai  # type: ignore[import-not-found,unused-ignore]
+
+    client = openai.AsyncOpenAI(api_key=API_KEY, base_url=f"{url}/", max_retries=ATTEMPTS - 1)
+    outcomes: Outcomes = {}
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(key: str) -> None:
+        async with gate:
+            try:
+                options = {"headers": {"Idempotency-Key": key}}
+                answer = await client.post(CREATE_PATH, body=BODY, cast_to=object, options=options)
+                outcomes[key] = "ok" if answer.get("code") == "success" else "failed"
+            except openai.OpenAIError:
+                outcomes[key] = "failed"
+
+    try:
+        await asyncio.gather(*(one(key) for key in keys))
+    finally:
+        await client.close()
+    return outcomes
 
 
 def limit_clients() -> dict[str, Client]:
+    told = sa.RateLimit(RATE, burst=BURST)
     return {
-        "sora_async told RateLimit(50)": lambda u, n: sora_async_run(u, n, rate_limit=sa.RateLimit(RATE)),
-        "sora_async not told": lambda u, n: sora_async_run(u, n),
+        f"sora_async told RateLimit({RATE}, burst={BURST})": lambda u, k: sora_async_run(
+            u, k, rate_limit=told
+        ),
+        "sora_async not told (default)": sora_async_run,
         "hand-rolled aiolimiter+tenacity": hand_rolled,
+        "openai-python max_retries=8": openai_run,
     }
 
 
 def fault_clients() -> dict[str, Client]:
-    retrying = sa.RetryPolicy(max_attempts=8, retry_ambiguous=True)
+    retrying = sa.RetryPolicy(max_attempts=ATTEMPTS, retry_ambiguous=True)
     return {
-        "sora_async (default)": lambda u, n: sora_async_run(u, n),
-        "sora_async retry_ambiguous": lambda u, n: sora_async_run(u, n, retry=retrying),
-        "hand-rolled tenacity (no limiter)": lambda u, n: hand_rolled(u, n, limited=False),
+        "sora_async (default policy)": sora_async_run,
+        "sora_async retry_ambiguous=True": lambda u, k: sora_async_run(u, k, retry=retrying),
+        "sora_async retry_ambiguous, adaptive off": lambda u, k: sora_async_run(
+            u, k, retry=retrying, **no_client_limit()
+        ),
+        "hand-rolled tenacity (no limiter)": lambda u, k: hand_rolled(u, k, limited=False),
+        "openai-python max_retries=8": openai_run,
     }
 
 
-async def run(n: int) -> list[dict[str, Any]]:
+# --- measuring ---------------------------------------------------------------------------------------
+
+
+async def measure(name: str, client: Client, config: MockConfig, n: int) -> dict[str, Any]:
+    """Run one client against a fresh relay and account for every submission and every created task."""
+    keys = [f"bench-{uuid.uuid4().hex}" for _ in range(n)]
+    async with MockRelay(config) as relay:
+        started = time.perf_counter()
+        outcomes = await client(relay.url, keys)
+        makespan = time.perf_counter() - started
+        stats = relay.stats
+    created = stats.creations_by_key
+    ok = sum(1 for v in outcomes.values() if v == "ok")
+    ambiguous = sum(1 for v in outcomes.values() if v == "ambiguous")
+    return {
+        "client": name,
+        "makespan_s": round(makespan, 2),
+        "create_requests": stats.create_requests,
+        "requests_429": stats.rate_limited,
+        "pct_429": round(100 * stats.rate_limited / max(1, stats.create_requests), 2),
+        "ok": ok,
+        "ambiguous": ambiguous,
+        "ambiguous_created": sum(1 for k, v in outcomes.items() if v == "ambiguous" and k in created),
+        "lost": n - ok - ambiguous,
+        "orphaned": sum(
+            1 for k in keys if outcomes.get(k) != "ok" and outcomes.get(k) != "ambiguous" and k in created
+        ),
+        "duplicated": sum(count - 1 for count in created.values()),
+    }
+
+
+async def run_limit(n: int) -> list[dict[str, Any]]:
     rows = []
-    limited = MockConfig(rate=RATE, burst=BURST)
+    ideal = (n - BURST) / RATE
     for name, client in limit_clients().items():
-        row = await measure(name, client, limited, n)
-        row["scenario"] = "limit 50/s burst 5"
-        row["makespan_vs_ideal"] = round(row["makespan_s"] / ((n - BURST) / RATE), 3)
+        row = await measure(name, client, MockConfig(rate=RATE, burst=BURST, record_tasks=False), n)
+        row["makespan_vs_ideal"] = round(row["makespan_s"] / ideal, 3)
+        print(f"  limit: {name}: {row['makespan_s']} s, {row['requests_429']} x 429", flush=True)
         rows.append(row)
+    return rows
+
+
+async def run_faults(n: int) -> list[dict[str, Any]]:
+    rows = []
     for honour in (True, False):
-        config = MockConfig(**{**_fields(FAULTS), "honour_idempotency": honour, "seed": 7})
+        config = MockConfig(**FAULTS, honour_idempotency=honour, seed=7, record_tasks=False)
         for name, client in fault_clients().items():
             row = await measure(name, client, config, n)
-            row["scenario"] = "faults, key " + ("honoured" if honour else "ignored")
+            row["relay"] = "honours key" if honour else "ignores key"
+            print(f"  faults ({row['relay']}): {name}: {row['makespan_s']} s", flush=True)
             rows.append(row)
     return rows
 
 
-def _fields(config: MockConfig) -> dict[str, Any]:
-    return {
-        "fail_503": config.fail_503,
-        "drop_before": config.drop_before,
-        "fail_500_after": config.fail_500_after,
-        "drop_after": config.drop_after,
-    }
-
-
-def print_table(rows: list[dict[str, Any]]) -> None:
-    columns = [
-        "scenario",
-        "client",
-        "makespan_s",
-        "makespan_vs_ideal",
-        "requests_429",
-        "ok",
-        "failed",
-        "ambiguous",
-        "orphaned",
-        "duplicated",
+def targets(limit: list[dict[str, Any]], faults: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    told = limit[0]  # told the limit exactly: RateLimit(50, burst=5)
+    honoured = [r for r in faults if r["relay"] == "honours key" and r["client"].startswith("sora_async")]
+    checks = [
+        target(
+            "told the limit: makespan / ideal",
+            told["makespan_vs_ideal"],
+            "<= 1.02",
+            told["makespan_vs_ideal"] <= 1.02,
+        ),
+        target("told the limit: 429s, % of requests", told["pct_429"], "< 1%", told["pct_429"] < 1),
     ]
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
-    print("  ".join(c.ljust(widths[c]) for c in columns))
-    for row in rows:
-        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+    for row in honoured:
+        bad = row["lost"] + row["duplicated"]
+        checks.append(
+            target(f"faults, honouring relay, {row['client']}: lost + duplicated", bad, "0", bad == 0)
+        )
+    return checks
 
 
-def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+LIMIT_COLUMNS = [
+    "client",
+    "makespan_s",
+    "makespan_vs_ideal",
+    "requests_429",
+    "pct_429",
+    "ok",
+    "lost",
+    "duplicated",
+]
+FAULT_COLUMNS = [
+    "relay",
+    "client",
+    "makespan_s",
+    "ok",
+    "ambiguous",
+    "ambiguous_created",
+    "lost",
+    "orphaned",
+    "duplicated",
+]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=1000, help="N for the rate-limit scenario (b)")
+    parser.add_argument("--fault-requests", type=int, default=1000, help="N for the fault scenario (c)")
+    parser.add_argument("--quick", action="store_true", help="N=300 and N=500")
+    parser.add_argument("--only", choices=("limit", "faults"), help="run one scenario")
     args = parser.parse_args(argv)
-    rows = asyncio.run(run(args.requests))
-    print(f"resilience, N={args.requests}, concurrency {CONCURRENCY}")
-    print_table(rows)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "resilience.json").write_text(
-        json.dumps({"requests": args.requests, "rows": rows}, indent=2) + "\n"
-    )
-    return rows
+    if args.quick:
+        args.requests, args.fault_requests = 300, 500
+
+    limit = asyncio.run(run_limit(args.requests)) if args.only != "faults" else []
+    faults = asyncio.run(run_faults(args.fault_requests)) if args.only != "limit" else []
+    if limit:
+        print(f"\n(b) rate-limited relay, {RATE} req/s burst {BURST}, N={args.requests}, c={CONCURRENCY}")
+        print_table(limit, LIMIT_COLUMNS)
+    if faults:
+        print(f"\n(c) faults {FAULTS}, N={args.fault_requests}, concurrency {CONCURRENCY}")
+        print_table(faults, FAULT_COLUMNS)
+    checks = targets(limit, faults) if limit and faults else []
+    print_targets(checks)
+    report = {
+        "limit": {"requests": args.requests, "rate": RATE, "burst": BURST, "rows": limit},
+        "faults": {"requests": args.fault_requests, "faults": FAULTS, "rows": faults},
+        "concurrency": CONCURRENCY,
+        "attempts": ATTEMPTS,
+        "targets": checks,
+    }
+    write_result("resilience", report)
+    return report
 
 
 if __name__ == "__main__":

@@ -1,10 +1,17 @@
-"""Throughput of create_video: sora_async (retry policy and a high rate limit armed) vs a raw aiohttp loop.
+"""Throughput of one create call, side by side: sora_async against a raw aiohttp loop and its peers.
 
-Both clients send the same POSTs to the same local server (its own process, so the client's CPU is
-what is measured) at the same concurrency, in interleaved rounds; the median of each and their ratio
-are printed and written to ``benchmarks/results/throughput.json``.
+Every client sends the same POST to the same local server (its own process, so the client's CPU is
+what is measured) at the same concurrency, in interleaved rounds (the order rotates every round, so no
+client always runs on a warmer or a noisier machine); the median of each, its client CPU per request
+and its ratios to the raw loop and to openai-python's aiohttp transport are printed and written to
+``benchmarks/results/throughput.json``.
 
-    python -m benchmarks.throughput [--requests 4000] [--rounds 5] [--concurrency 64]
+Clients: a raw aiohttp loop (the floor: no safety nets at all), sora_async ``create_video`` with
+everything armed (retry policy, a never-binding rate limit, idempotency keys), sora_async
+``submit_many``, openai-python's ``AsyncOpenAI.post()`` on its default httpx transport and on its
+aiohttp transport, and aiohttp-retry's ``RetryClient``.
+
+    python -m benchmarks.throughput [--requests 4000] [--rounds 5] [--concurrency 64] [--quick]
 """
 
 from __future__ import annotations
@@ -13,22 +20,32 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import platform
-import statistics
-import sys
+import multiprocessing.connection
 import time
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 import sora_async as sa
+from benchmarks._common import (
+    API_KEY,
+    BODY,
+    CREATE_PATH,
+    HEADERS,
+    REQUEST,
+    median,
+    no_client_limit,
+    print_table,
+    print_targets,
+    target,
+    write_result,
+)
 
-RESULTS = Path(__file__).parent / "results"
-BODY = sa.VideoRequest(prompt="a fox in snow", size="1280x720", duration=10)
 ANSWER = b'{"code":"success","message":"","data":"task_01jhjnz502ejqsm6r37km2q637"}'
+
+Runner = Callable[[str, int, int], Coroutine[Any, Any, None]]
 
 
 def serve(port_out: multiprocessing.connection.Connection) -> None:  # pragma: no cover - child process
@@ -40,7 +57,7 @@ def serve(port_out: multiprocessing.connection.Connection) -> None:  # pragma: n
 
     async def main() -> None:
         app = web.Application()
-        app.router.add_post("/sora/v1/videos", create)
+        app.router.add_post(CREATE_PATH, create)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
@@ -51,53 +68,107 @@ def serve(port_out: multiprocessing.connection.Connection) -> None:  # pragma: n
     asyncio.run(main())
 
 
+async def run_workers(concurrency: int, n: int, one: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """``concurrency`` workers sharing a countdown of ``n`` calls: the same shape for every client."""
+    remaining = n
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await one()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def check(answer: Any) -> None:
+    assert answer["code"] == "success", answer
+
+
 async def raw_aiohttp(url: str, n: int, concurrency: int) -> None:
     """The floor: a hand-written loop with one session and the same body, no safety nets at all."""
-    payload = {"prompt": BODY.prompt, "width": BODY.width, "height": BODY.height, "n_frames": BODY.n_frames}
-    headers = {"Authorization": "Bearer sk-bench"}
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        remaining = n
 
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                async with session.post(f"{url}/sora/v1/videos", json=payload, headers=headers) as resp:
-                    answer = json.loads(await resp.read())
-                    assert answer["code"] == "success"
+        async def one() -> None:
+            async with session.post(url + CREATE_PATH, json=BODY, headers=HEADERS) as resp:
+                check(json.loads(await resp.read()))
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await run_workers(concurrency, n, one)
 
 
-async def sora_async_client(url: str, n: int, concurrency: int) -> None:
+async def sora_async_create(url: str, n: int, concurrency: int) -> None:
     """The SDK with everything armed: retry policy, a (never binding) rate limit, idempotency keys."""
     async with sa.SoraClient(
-        "sk-bench",
+        API_KEY,
         base_url=url,
         max_concurrency=concurrency,
         rate_limit=sa.RateLimit(1_000_000, burst=1_000),
         retry=sa.RetryPolicy(max_attempts=5),
     ) as client:
-        remaining = n
 
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await client.create_video(BODY)
+        async def one() -> None:
+            await client.create_video(REQUEST)
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await run_workers(concurrency, n, one)
 
 
 async def sora_async_submit_many(url: str, n: int, concurrency: int) -> None:
-    """The SDK's own bulk path."""
-    async with sa.SoraClient("sk-bench", base_url=url, max_concurrency=concurrency) as client:
-        async for result in client.submit_many(BODY for _ in range(n)):
-            assert result.ok
+    """The SDK's own bulk path, no client-side rate limit."""
+    async with sa.SoraClient(
+        API_KEY, base_url=url, max_concurrency=concurrency, **no_client_limit()
+    ) as client:
+        async for result in client.submit_many(REQUEST for _ in range(n)):
+            assert result.ok, result.error
 
 
-Runner = Callable[[str, int, int], Coroutine[Any, Any, None]]
+def _openai_runner(transport: str) -> Runner:
+    async def run(url: str, n: int, concurrency: int) -> None:
+        import openai  # type: ignore[import-not-found,unused-ignore]
+
+        http_client = openai.DefaultAioHttpClient() if transport == "aiohttp" else None
+        client = openai.AsyncOpenAI(
+            api_key=API_KEY, base_url=f"{url}/", max_retries=2, http_client=http_client
+        )
+        try:
+
+            async def one() -> None:
+                check(await client.post(CREATE_PATH, body=BODY, cast_to=object))
+
+            await run_workers(concurrency, n, one)
+        finally:
+            await client.close()
+
+    run.__doc__ = f"openai-python AsyncOpenAI.post(), {transport} transport, its default retries (2)."
+    return run
+
+
+async def aiohttp_retry(url: str, n: int, concurrency: int) -> None:
+    """aiohttp-retry's RetryClient with exponential retry over one aiohttp session."""
+    from aiohttp_retry import ExponentialRetry, RetryClient  # type: ignore[import-not-found,unused-ignore]
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        client = RetryClient(client_session=session, retry_options=ExponentialRetry(attempts=5))
+
+        async def one() -> None:
+            async with client.post(url + CREATE_PATH, json=BODY, headers=HEADERS) as resp:
+                check(json.loads(await resp.read()))
+
+        await run_workers(concurrency, n, one)
+
+
+RUNNERS: dict[str, Runner] = {
+    "raw aiohttp": raw_aiohttp,
+    "sora_async create_video": sora_async_create,
+    "sora_async submit_many": sora_async_submit_many,
+    "openai-python (httpx)": _openai_runner("httpx"),
+    "openai-python (aiohttp)": _openai_runner("aiohttp"),
+    "aiohttp-retry": aiohttp_retry,
+}
+FLOOR = "raw aiohttp"
+HEADLINE = "sora_async create_video"
+OPENAI_AIOHTTP = "openai-python (aiohttp)"
 
 
 def measure(runner: Runner, url: str, n: int, concurrency: int) -> tuple[float, float]:
@@ -108,64 +179,107 @@ def measure(runner: Runner, url: str, n: int, concurrency: int) -> tuple[float, 
     return n / (t1 - t0), (cpu1 - cpu0) / n * 1e6
 
 
-def main(argv: list[str] | None = None) -> dict[str, object]:
+def available(runners: dict[str, Runner], url: str) -> dict[str, Runner]:
+    """The runners whose peer library is installed (the bench dependency group); the others are named."""
+    usable = {}
+    for name, runner in runners.items():
+        try:
+            measure(runner, url, 200, 8)  # also warms the server and the imports up
+        except ImportError as exc:
+            print(f"skipping {name}: {exc} (pip install the 'bench' dependency group)")
+            continue
+        usable[name] = runner
+    return usable
+
+
+def run_rounds(url: str, runners: dict[str, Runner], n: int, rounds: int, concurrency: int) -> dict[str, Any]:
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
+    names = list(runners)
+    for round_no in range(rounds):
+        order = names[round_no % len(names) :] + names[: round_no % len(names)]
+        for name in order:
+            samples[name].append(measure(runners[name], url, n, concurrency))
+    return samples
+
+
+def summarise(samples: dict[str, list[tuple[float, float]]]) -> list[dict[str, Any]]:
+    floor = median(r for r, _ in samples[FLOOR])
+    openai_aiohttp = median(r for r, _ in samples[OPENAI_AIOHTTP]) if OPENAI_AIOHTTP in samples else None
+    rows = []
+    for name, runs in samples.items():
+        rps = median(r for r, _ in runs)
+        rows.append(
+            {
+                "client": name,
+                "median_rps": round(rps, 1),
+                "cpu_us_per_request": round(median(c for _, c in runs), 1),
+                "vs_raw": round(rps / floor, 3),
+                "vs_openai_aiohttp": round(rps / openai_aiohttp, 2) if openai_aiohttp else None,
+                "runs_rps": [round(r, 1) for r, _ in runs],
+            }
+        )
+    return rows
+
+
+def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_name = {row["client"]: row for row in rows}
+    head = by_name.get(HEADLINE, {})
+    vs_raw, vs_openai = head.get("vs_raw"), head.get("vs_openai_aiohttp")
+    return [
+        target(
+            f"{HEADLINE} vs raw aiohttp throughput",
+            vs_raw,
+            ">= 0.85x",
+            None if vs_raw is None else vs_raw >= 0.85,
+        ),
+        target(
+            f"{HEADLINE} vs openai-python on aiohttp",
+            vs_openai,
+            ">= 4x",
+            None if vs_openai is None else vs_openai >= 4,
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--quick", action="store_true", help="1500 requests x 3 rounds")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.requests, args.rounds = 1500, 3
 
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.Process(target=serve, args=(child,), daemon=True)
     server.start()
     try:
         url = f"http://127.0.0.1:{parent.recv()}"
-        runners: dict[str, Runner] = {
-            "raw aiohttp": raw_aiohttp,
-            "sora_async create_video": sora_async_client,
-            "sora_async submit_many": sora_async_submit_many,
-        }
-        measure(raw_aiohttp, url, 500, args.concurrency)  # warm up the server
-        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
-        for _ in range(args.rounds):
-            for name, runner in runners.items():
-                samples[name].append(measure(runner, url, args.requests, args.concurrency))
+        runners = available(RUNNERS, url)
+        samples = run_rounds(url, runners, args.requests, args.rounds, args.concurrency)
     finally:
         server.terminate()
         server.join()
 
-    floor = statistics.median(rps for rps, _ in samples["raw aiohttp"])
-    rows = []
+    rows = summarise(samples)
     print(
-        f"create_video throughput, {args.requests} requests x {args.rounds} interleaved rounds, "
-        f"concurrency {args.concurrency}, Python {platform.python_version()}, aiohttp {aiohttp.__version__}"
+        f"\n(a) create throughput: {args.requests} requests x {args.rounds} interleaved rounds, "
+        f"concurrency {args.concurrency}, server in its own process"
     )
-    print(f"{'client':<28}{'median req/s':>14}{'CPU us/req':>12}{'vs raw':>9}")
-    for name, runs in samples.items():
-        rps = statistics.median(r for r, _ in runs)
-        cpu = statistics.median(c for _, c in runs)
-        rows.append(
-            {
-                "client": name,
-                "median_rps": round(rps, 1),
-                "cpu_us_per_request": round(cpu, 1),
-                "ratio_vs_raw": round(rps / floor, 3),
-                "runs_rps": [round(r, 1) for r, _ in runs],
-            }
-        )
-        print(f"{name:<28}{rps:>14.0f}{cpu:>12.0f}{rps / floor:>8.2f}x")
+    print_table(rows, ["client", "median_rps", "cpu_us_per_request", "vs_raw", "vs_openai_aiohttp"])
+    checks = targets(rows)
+    print_targets(checks)
     report = {
-        "benchmark": "throughput",
         "requests": args.requests,
         "rounds": args.rounds,
         "concurrency": args.concurrency,
-        "python": sys.version.split()[0],
         "rows": rows,
+        "targets": checks,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "throughput.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_result("throughput", report)
     return report
 
 

@@ -501,7 +501,7 @@ def test_batch_reports_invalid_lines_by_number(
 def test_batch_json_summary_and_wait(
     capsys: pytest.CaptureFixture[str], relay: MockRelay, tmp_path: Path
 ) -> None:
-    """--json prints the summary as one object; --wait records each task's outcome; a failed video fails it."""
+    """--json prints the summary as one object; --wait records each outcome; a failed video fails the run."""
     source = write_jsonl(tmp_path / "in.jsonl", [{"prompt": "a fox"}, {"prompt": "an owl [fail]"}])
     out = tmp_path / "r.jsonl"
     result = run(capsys, *against(relay, "batch", str(source), "--out", str(out), "--wait", "--json"))
