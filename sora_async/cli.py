@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
+from ._batch import BatchInputError
+from ._cli_fleet import add_merge
 from ._client import SoraClient
 from ._console import UI, format_seconds
 from ._errors import (
@@ -302,6 +304,7 @@ COMMANDS = (
     ("status", "show a task's status, progress, failure reason and video URLs"),
     ("wait", "wait for a task to finish, with progress; print its video URLs"),
     ("batch", "submit a JSONL file of requests, resumably, with a results file"),
+    ("merge", "join the results of a sharded batch into one file, listing gaps"),
     ("mock-server", "run a local Sora-compatible relay to test against"),
 )
 """Each command and its one-line summary, in the order a newcomer needs them."""
@@ -337,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(commands, [output, client])
     _add_wait(commands, [output, client])
     _add_batch(commands, [output, client])
+    add_merge(commands, [output], _subparser)
     _add_mock_server(commands)
     return parser
 
@@ -659,6 +663,8 @@ def _explain(exc: BaseException) -> CliError:
         )
     if isinstance(exc, (TaskFailedError, TaskTimeoutError, AmbiguousSubmissionError)):
         return _explain_task(exc)
+    if isinstance(exc, BatchInputError):
+        return CliError(str(exc), "fix the input and run again", EXIT_USAGE)
     if isinstance(exc, APIError):
         return CliError(
             str(exc), _api_hint(exc), EXIT_CONFIG if isinstance(exc, AuthenticationError) else EXIT_FAILED

@@ -239,3 +239,38 @@ def test_journal_reader_ignores_garbage(tmp_path: Path) -> None:
     state = read_journal(path)
     assert state.state(1) == 1 and state.state(2) == 0 and state.pending[1]["key"] == "k"
     assert os.path.getsize(path) > 0
+
+
+async def test_merge_joins_shards_in_input_order_and_lists_gaps(relay: MockRelay, tmp_path: Path) -> None:
+    """Shard results merge into one file by line; a shard not yet run shows up as gaps."""
+    from sora_async._merge import merge_results
+
+    source = write_lines(tmp_path / "in.jsonl", [{"prompt": f"p{i}", "custom_id": f"c{i}"} for i in range(9)])
+    async with client_for(relay) as client:
+        for index in (0, 1):
+            await run_batch(
+                client,
+                BatchOptions(input_path=source, out_path=tmp_path / f"r{index}.jsonl", shard=(index, 3)),
+            )
+    shards = [tmp_path / "r0.jsonl", tmp_path / "r1.jsonl"]
+    partial = merge_results(shards, tmp_path / "all.jsonl", input_path=source)
+    assert partial.gaps == (3, 6, 9)
+    assert not partial.complete
+    async with client_for(relay) as client:
+        await run_batch(client, BatchOptions(input_path=source, out_path=tmp_path / "r2.jsonl", shard=(2, 3)))
+    full = merge_results([*shards, tmp_path / "r2.jsonl", tmp_path / "r2.jsonl"], tmp_path / "all.jsonl")
+    assert full.complete and full.lines == 9 and full.duplicates == (3, 6, 9)
+    merged = read_results(tmp_path / "all.jsonl")
+    assert [r["line"] for r in merged] == list(range(1, 10))
+    assert [r["custom_id"] for r in merged] == [f"c{i}" for i in range(9)]
+
+
+def test_merge_rejects_files_that_are_not_results(tmp_path: Path) -> None:
+    """A wrong file is named with its line number."""
+    from sora_async._merge import merge_results
+
+    (tmp_path / "x.jsonl").write_text('{"prompt": "not a result"}\n')
+    with pytest.raises(BatchInputError, match=r"x\.jsonl:1 is not a result line"):
+        merge_results([tmp_path / "x.jsonl"], tmp_path / "o.jsonl")
+    with pytest.raises(BatchInputError, match="does not exist"):
+        merge_results([tmp_path / "nope.jsonl"], tmp_path / "o.jsonl")

@@ -821,3 +821,20 @@ def test_unexpected_errors_are_one_line_too(
     result = run(capsys, "status", "task_1")
     assert result.code == cli.EXIT_FAILED
     assert_one_error_line(result, "internal error: RuntimeError: boom", "-v")
+
+
+def test_merge_command_reports_gaps_and_exit_code(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """merge writes the joined file; missing lines make it exit 1 and are listed."""
+    source = write_jsonl(tmp_path / "in.jsonl", [{"prompt": "a"}, {"prompt": "b"}, {"prompt": "c"}])
+    shard = tmp_path / "r0.jsonl"
+    shard.write_text(
+        '{"custom_id": "3", "line": 3, "task_id": "t3", "error": null}\n'
+        '{"custom_id": "1", "line": 1, "task_id": "t1", "error": null}\n'
+    )
+    out = tmp_path / "all.jsonl"
+    result = run(capsys, "merge", str(shard), "--out", str(out), "--input", str(source), "--json")
+    assert result.code == cli.EXIT_FAILED
+    assert result.json["gaps"] == [2]
+    assert [json.loads(x)["line"] for x in out.read_text().splitlines()] == [1, 3]
+    missing = run(capsys, "merge", str(tmp_path / "none.jsonl"), "--out", str(out))
+    assert missing.code == cli.EXIT_USAGE
