@@ -45,6 +45,7 @@ from ._models import (
     VideoRequest,
     VideoTask,
 )
+from ._redis import RateLimiterUnavailableError, RedisRateLimiter
 from ._retry import RetryEvent, RetryPolicy
 
 logging.getLogger("sora_async").addHandler(logging.NullHandler())
@@ -75,6 +76,8 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RateLimiterUnavailableError",
+    "RedisRateLimiter",
     "RetryEvent",
     "RetryPolicy",
     "SDEdit",

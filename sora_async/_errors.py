@@ -18,7 +18,8 @@ Catch ``SoraError`` to catch everything; catch a leaf to handle one situation::
     │       └── ServerError                 5xx
     ├── AmbiguousSubmissionError            a create that may or may not have made a task
     ├── TaskFailedError                     the task finished with status FAILURE
-    └── TaskTimeoutError (also TimeoutError) wait_for_task ran out of time
+    ├── TaskTimeoutError (also TimeoutError) wait_for_task ran out of time
+    └── RateLimiterUnavailableError         the fleet's Redis cannot be reached
 
 No exception text ever contains the API key: messages are built from status, code and the relay's
 message only, and bodies are truncated copies of what the relay sent back.
@@ -45,6 +46,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiterUnavailableError",
     "ServerError",
     "SoraError",
     "TaskFailedError",
@@ -234,6 +236,22 @@ class TaskTimeoutError(SoraError, TimeoutError):
         )
         super().__init__(
             f"task {task_id} not finished after waiting {waited:.1f}s (last status {status}{progress})"
+        )
+
+
+class RateLimiterUnavailableError(SoraError):
+    """The Redis behind a ``RedisRateLimiter`` could not be reached and no fallback was configured.
+
+    ``address`` is Redis's host:port (or socket path); it never includes a password.
+    """
+
+    def __init__(self, address: str, cause: BaseException) -> None:
+        self.address = address
+        self.cause = cause
+        super().__init__(
+            f"the shared rate limiter cannot reach Redis at {address} ({type(cause).__name__}: {cause}); "
+            "start Redis or fix the URL, or pass fallback='local' with expected_fleet_size=N to keep "
+            "going at 1/N of the rate until it returns"
         )
 
 

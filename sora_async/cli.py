@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -61,7 +62,7 @@ from ._errors import (
     TaskTimeoutError,
     ValidationError,
 )
-from ._limits import RateLimit
+from ._limits import Limiter, RateLimit
 from ._models import GenerationType, Model, Operation, Size, Style, VideoRequest, VideoTask
 from ._retry import RetryPolicy
 
@@ -486,6 +487,12 @@ def _add_batch(commands: Any, parents: list[Any]) -> None:
         metavar="I/N",
         help="take every N-th line starting at line I+1, to split one input over N processes",
     )
+    group.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="share --rate with every process using the same key through this Redis (needs --rate); "
+        "if Redis goes away, each process slows to rate/N (N from --shard) until it returns",
+    )
     parser.set_defaults(handler=_cmd_batch)
 
 
@@ -712,8 +719,11 @@ def _api_hint(exc: APIError) -> str:
 # --- building the client and the request -------------------------------------------------------------
 
 
-def make_client(args: argparse.Namespace) -> SoraClient:
-    """A client from the common flags, after checking what the SDK would refuse later, in CLI words."""
+def make_client(args: argparse.Namespace, *, fleet: str | None = None, fleet_size: int = 1) -> SoraClient:
+    """A client from the common flags, after checking what the SDK would refuse later, in CLI words.
+
+    ``fleet`` is a Redis URL: the rate is then shared by every process that uses the same API key.
+    """
     api_key = args.api_key or os.environ.get("SORA_API_KEY")
     base_url = args.base_url or os.environ.get("SORA_BASE_URL")
     if not api_key:
@@ -724,7 +734,11 @@ def make_client(args: argparse.Namespace) -> SoraClient:
         )
     if args.burst is not None and args.rate is None:
         raise CliError("--burst has no effect without --rate", "add --rate PER_S", EXIT_USAGE)
-    rate_limit = None if args.rate is None else RateLimit(args.rate, burst=args.burst or 1)
+    rate_limit: RateLimit | Limiter | None = (
+        None if args.rate is None else RateLimit(args.rate, burst=args.burst or 1)
+    )
+    if fleet is not None:
+        rate_limit = _fleet_limiter(fleet, api_key, args, fleet_size)
     return SoraClient(
         api_key,
         base_url=base_url,
@@ -733,6 +747,18 @@ def make_client(args: argparse.Namespace) -> SoraClient:
         retry=RetryPolicy(max_attempts=args.max_attempts, retry_ambiguous=args.retry_ambiguous),
         timeout=args.timeout,
         allow_insecure_http=args.allow_insecure_http,
+    )
+
+
+def _fleet_limiter(url: str, api_key: str, args: argparse.Namespace, fleet_size: int) -> Limiter:
+    """A Redis limiter keyed by a hash of the API key: one budget per key, the key itself never stored."""
+    if args.rate is None:
+        raise CliError("--redis-url shares a rate, but no --rate was given", "add --rate PER_S", EXIT_USAGE)
+    from ._redis import RedisRateLimiter
+
+    key = "sora-async:" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    return RedisRateLimiter(
+        url, key=key, rate=args.rate, burst=args.burst or 1, fallback="local", expected_fleet_size=fleet_size
     )
 
 
@@ -955,7 +981,7 @@ def _cmd_batch(args: argparse.Namespace, ui: UI) -> int:
         retry_failed=args.retry_failed,
         shard=args.shard,
     )
-    client = make_client(args)
+    client = make_client(args, fleet=args.redis_url, fleet_size=args.shard[1] if args.shard else 1)
     try:
         summary = asyncio.run(_batch(client, options, ui))
     except (KeyboardInterrupt, asyncio.CancelledError):
@@ -969,8 +995,13 @@ def _cmd_batch(args: argparse.Namespace, ui: UI) -> int:
 
 
 async def _batch(client: SoraClient, options: BatchOptions, ui: UI) -> BatchSummary:
-    async with client:
-        return await run_batch_live(client, options, ui)
+    try:
+        async with client:
+            return await run_batch_live(client, options, ui)
+    finally:
+        close = getattr(client.limiter, "aclose", None)  # a Redis limiter made from --redis-url
+        if close is not None:
+            await close()
 
 
 async def run_batch_live(client: SoraClient, options: BatchOptions, ui: UI) -> BatchSummary:

@@ -30,3 +30,6 @@ def _no_sora_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a developer's real key or relay from the environment."""
     monkeypatch.delenv("SORA_API_KEY", raising=False)
     monkeypatch.delenv("SORA_BASE_URL", raising=False)
+
+
+from tests.test_redis import redis_server  # noqa: E402, F401 - the real redis-server fixture, shared

@@ -27,6 +27,7 @@ from sora_async import _console, _demo, cli
 from sora_async._batch import BatchProgress, BatchSummary
 from sora_async._demo import MIN_COUNT, demo_records
 from sora_async.mock import MockConfig, MockRelay, RelayStats
+from tests.test_redis import RedisServer
 
 KEY = "sk-DISTINCTIVE-cli-key-9f3a"
 TASK_ID = re.compile(r"^task_[0-9a-z]{26}$")
@@ -838,3 +839,19 @@ def test_merge_command_reports_gaps_and_exit_code(capsys: pytest.CaptureFixture[
     assert [json.loads(x)["line"] for x in out.read_text().splitlines()] == [1, 3]
     missing = run(capsys, "merge", str(tmp_path / "none.jsonl"), "--out", str(out))
     assert missing.code == cli.EXIT_USAGE
+
+
+def test_batch_shares_its_rate_through_redis(
+    capsys: pytest.CaptureFixture[str], relay: MockRelay, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """--redis-url with --shard: the shard runs under the fleet's Redis budget and finishes."""
+    source = write_jsonl(tmp_path / "in.jsonl", [{"prompt": f"clip {i}"} for i in range(6)])
+    argv = ["batch", str(source), "--out", str(tmp_path / "r.jsonl"), "--shard", "0/2", "--rate", "50"]
+    result = run(capsys, *against(relay, *argv, "--redis-url", redis_server.url, "--json"))
+    assert result.code == 0, result.err
+    assert result.json["ok"] == 3
+    without_rate = run(
+        capsys, *against(relay, "batch", str(source), "--out", "x", "--redis-url", redis_server.url)
+    )
+    assert without_rate.code == cli.EXIT_USAGE
+    assert "--rate" in without_rate.err

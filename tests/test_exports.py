@@ -33,6 +33,8 @@ EXPECTED_ALL = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RateLimiterUnavailableError",
+    "RedisRateLimiter",
     "RetryEvent",
     "RetryPolicy",
     "SDEdit",
@@ -72,6 +74,7 @@ TREE: list[tuple[type[BaseException], tuple[type[BaseException], ...]]] = [
     (sora_async.AmbiguousSubmissionError, (sora_async.SoraError,)),
     (sora_async.TaskFailedError, (sora_async.SoraError,)),
     (sora_async.TaskTimeoutError, (sora_async.SoraError, TimeoutError)),
+    (sora_async.RateLimiterUnavailableError, (sora_async.SoraError,)),
 ]
 
 

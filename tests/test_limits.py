@@ -113,7 +113,7 @@ async def test_retries_take_tokens_too(server: ScriptedServer) -> None:
 
 async def test_max_concurrency_bounds_requests_in_flight(server: ScriptedServer) -> None:
     """No more than max_concurrency requests are at the server at once."""
-    server.script(*[Reply(delay=0.05)] * 12)
+    server.script(*[Reply(delay=0.3)] * 9)
     in_flight = 0
     peak = 0
     original = server._handle
@@ -131,7 +131,7 @@ async def test_max_concurrency_bounds_requests_in_flight(server: ScriptedServer)
     await server.stop()
     await server.start()
     async with sa.SoraClient("k", base_url=server.url, max_concurrency=3) as c:
-        await asyncio.gather(*(c.create_video(REQ) for _ in range(12)))
+        await asyncio.gather(*(c.create_video(REQ) for _ in range(9)))
     assert peak == 3
 
 

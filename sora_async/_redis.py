@@ -1,0 +1,440 @@
+"""``RedisRateLimiter``: one rate budget shared by every process that uses the same Redis key.
+
+Each start is decided by one Lua script run atomically inside Redis (GCRA, the generic cell rate
+algorithm, as in the mock relay), on Redis's own clock: client clocks never enter, so a fleet spread
+over machines whose clocks disagree still gets at most ``burst + rate * T`` starts in any window T.
+
+Two keys per budget, both with a TTL so that nothing lingers once the fleet goes quiet:
+
+* ``<key>:tat`` - the *theoretical arrival time* of the next start, in Redis microseconds. A start at
+  ``now`` is allowed when it is at most ``burst - 1`` intervals early, and then pushes it one interval on.
+* ``<key>:pause_until`` - the end of a fleet-wide pause (a relay's ``Retry-After``), in Redis microseconds.
+
+A refusal returns the exact wait; the caller sleeps that long plus a little jitter (so a fleet does not
+wake at once) and asks again. Within one process, callers queue on a lock and only the head of the
+queue talks to Redis, so Redis sees one contender per process, not one per waiting request.
+
+redis-py is an optional extra, imported only when a limiter is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import warnings
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from ._errors import ConfigurationError, RateLimiterUnavailableError, ValidationError
+from ._limits import RateLimit, TokenBucket
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+__all__ = ["ACQUIRE_SCRIPT", "PAUSE_SCRIPT", "RateLimiterUnavailableError", "RedisRateLimiter"]
+
+logger = logging.getLogger("sora_async")
+
+INSTALL_HINT = "pip install 'sora-async[redis]'"
+PROBE_INTERVAL = 1.0
+"""Seconds between attempts to reach Redis again while the local fallback is in use."""
+SOCKET_TIMEOUT = 1.0
+"""Connect and reply timeout of a client the limiter creates: better to fail (or fall back) than hang."""
+
+MAX_PAUSE = 86_400.0
+"""The longest pause published, in seconds: a day is already a misconfiguration, and infinity is no time."""
+
+_MICROS = 1_000_000
+
+# Shared by both scripts: Redis TIME in microseconds, and SET with a TTL that ends when the value stops
+# mattering (integers are formatted with %d: tostring() would print 1.7e+15 and lose the microseconds).
+_LUA_PRELUDE = """
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function set_until(key, value_us, now_us_)
+  local ttl_ms = math.ceil((value_us - now_us_) / 1000) + 1
+  redis.call('SET', key, string.format('%d', value_us), 'PX', string.format('%d', ttl_ms))
+end
+"""
+
+ACQUIRE_SCRIPT = (
+    _LUA_PRELUDE
+    + """
+-- KEYS[1] = <key>:tat, KEYS[2] = <key>:pause_until
+-- ARGV[1] = interval between starts (us), ARGV[2] = burst
+-- Returns 0 when the start is allowed (and recorded), else the microseconds to wait.
+local now = now_us()
+local pause_until = tonumber(redis.call('GET', KEYS[2]) or '0')
+if pause_until > now then
+  return pause_until - now
+end
+local interval = tonumber(ARGV[1])
+local tolerance = interval * (tonumber(ARGV[2]) - 1)
+local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+local wait = tat - tolerance - now
+if wait > 0 then
+  return wait
+end
+set_until(KEYS[1], tat + interval, now)
+return 0
+"""
+)
+"""GCRA in one atomic step; a refusal changes nothing, so asking again costs no budget."""
+
+PAUSE_SCRIPT = (
+    _LUA_PRELUDE
+    + """
+-- KEYS[1] = <key>:tat, KEYS[2] = <key>:pause_until
+-- ARGV[1] = pause length (us), ARGV[2] = interval between starts (us), ARGV[3] = burst
+-- Returns the microseconds until the (possibly longer, existing) pause ends.
+local now = now_us()
+local pause_until = math.max(now + tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[2]) or '0'))
+set_until(KEYS[2], pause_until, now)
+-- Resume at the steady rate, not with a burst: the relay just said we were too fast, so its bucket
+-- may be emptier than ours. A TAT of pause_until + tolerance lets one start in at pause_until, the
+-- next one interval later.
+local restart = pause_until + tonumber(ARGV[2]) * (tonumber(ARGV[3]) - 1)
+if restart > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  set_until(KEYS[1], restart, now)
+end
+return pause_until - now
+"""
+)
+"""Extend the fleet-wide pause to max(existing, now + seconds), atomically, on Redis's clock."""
+
+
+class RedisRateLimiter:
+    """A rate limit shared by a fleet: at most ``rate`` starts per ``per`` seconds across every process
+    that uses the same Redis ``key``, with up to ``burst`` at once.
+
+    Pass it as ``SoraClient(rate_limit=...)``; close it with ``aclose()`` (or ``async with``). The Redis
+    client is created on first use inside the running loop, and closed by ``aclose`` only if this limiter
+    created it (from a URL).
+
+    When Redis cannot be reached, ``acquire`` raises ``RateLimiterUnavailableError``; with
+    ``fallback="local"`` it instead limits this process to ``rate / expected_fleet_size`` (burst 1), logs
+    a warning, and tries Redis again about once a second until it is back.
+
+    >>> RedisRateLimiter("redis://:s3cret@cache.internal:6380/0", key="sora:prod", rate=40)
+    RedisRateLimiter(redis='cache.internal:6380', key='sora:prod', rate=40, per=1.0, burst=1, fallback=None)
+    """
+
+    __slots__ = (
+        "_acquire_script",
+        "_address",
+        "_client",
+        "_closed",
+        "_down_errors",
+        "_down_since",
+        "_keys",
+        "_last_error",
+        "_local",
+        "_lock",
+        "_next_probe",
+        "_outages",
+        "_owns_client",
+        "_pause_script",
+        "_url",
+        "expected_fleet_size",
+        "fallback",
+        "jitter",
+        "key",
+        "rate_limit",
+    )
+
+    def __init__(
+        self,
+        url_or_client: str | Redis,
+        *,
+        key: str,
+        rate: float,
+        per: float = 1.0,
+        burst: int = 1,
+        fallback: Literal["local"] | None = None,
+        expected_fleet_size: int | None = None,
+        jitter: float = 0.005,
+    ) -> None:
+        self._down_errors = _import_redis()
+        self.rate_limit = RateLimit(rate, per=per, burst=burst)  # validates rate, per and burst
+        _check_options(key, fallback, expected_fleet_size, jitter)
+        self.key = key
+        self.fallback = fallback
+        self.expected_fleet_size = expected_fleet_size
+        self.jitter = float(jitter)
+        self._url, self._client, self._address = _resolve_target(url_or_client)
+        self._owns_client = self._client is None
+        self._keys = (f"{key}:tat", f"{key}:pause_until")
+        self._acquire_script: AsyncScript | None = None
+        self._pause_script: AsyncScript | None = None
+        self._local: TokenBucket | None = None
+        if fallback == "local" and expected_fleet_size is not None:
+            self._local = TokenBucket(RateLimit(rate / expected_fleet_size, per=per, burst=1))
+        self._lock = asyncio.Lock()
+        self._down_since: float | None = None
+        self._next_probe = 0.0
+        self._outages = 0
+        self._last_error: Exception | None = None
+        self._closed = False
+
+    # --- the Limiter protocol ----------------------------------------------------------------------
+
+    async def acquire(self) -> None:
+        """Wait until the fleet's budget allows one more start, then count it (in Redis).
+
+        While Redis is down and ``fallback="local"``, the local share of the rate decides instead.
+        """
+        self._check_open()
+        while True:
+            if self._local_turn():
+                assert self._local is not None
+                await self._local.acquire()
+                return
+            if await self._acquire_shared():
+                return
+
+    async def pause(self, seconds: float) -> None:
+        """Hold back every process on this key for ``seconds`` (extending, never shortening, a pause).
+
+        Never raises for an unreachable Redis: it is called while retrying a 429, and an exception
+        here would replace the relay's answer; the next ``acquire`` reports the outage instead.
+        """
+        if not seconds > 0:
+            return
+        self._check_open()
+        seconds = min(seconds, MAX_PAUSE)
+        if self._local is not None:
+            await self._local.pause(seconds)  # so a fallback that starts now still honours it
+        if self.fallback_active:
+            return  # the fleet cannot read Redis either; don't spend a connect timeout finding out
+        script = self._scripts()[1]
+        interval, burst = self._gcra_args()
+        try:
+            await script(keys=self._keys, args=[math.ceil(seconds * _MICROS), interval, burst])
+        except self._down_errors as exc:
+            logger.warning("could not publish a %.3gs pause to Redis at %s: %s", seconds, self._address, exc)
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the Redis client if this limiter created it. Safe to call more than once."""
+        self._closed = True
+        client, self._client = self._client, None
+        if client is not None and self._owns_client:
+            await client.aclose()
+
+    async def __aenter__(self) -> RedisRateLimiter:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        if getattr(self, "_owns_client", False) and getattr(self, "_client", None) is not None:
+            _warn(
+                f"unclosed {self!r}: use 'async with limiter' or 'await limiter.aclose()'",
+                ResourceWarning,
+                source=self,
+            )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError("this RedisRateLimiter is closed; create a new one")
+
+    @property
+    def fallback_active(self) -> bool:
+        """True while Redis is unreachable and the local fallback decides."""
+        return self._down_since is not None and self._local is not None
+
+    def __repr__(self) -> str:
+        limit = self.rate_limit
+        return (
+            f"RedisRateLimiter(redis={self._address!r}, key={self.key!r}, rate={limit.rate!r}, "
+            f"per={limit.per!r}, burst={limit.burst}, fallback={self.fallback!r})"
+        )
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    async def _acquire_shared(self) -> bool:
+        """Take one start from the shared budget; False when Redis is down and the fallback should serve.
+
+        One caller per process talks to Redis at a time (the lock): the others would only be told the
+        same wait, and waking them all would be a thundering herd.
+        """
+        outages = self._outages
+        async with self._lock:
+            script = self._scripts()[0]
+            interval, burst = self._gcra_args()
+            while True:
+                if self._outages != outages and self._down_since is not None:
+                    return self._unavailable()  # it went down while this call queued: don't ask again
+                try:
+                    wait_us = int(await script(keys=self._keys, args=[interval, burst]))
+                except self._down_errors as exc:
+                    self._went_down(exc)
+                    return self._unavailable()
+                self._came_back()
+                if wait_us <= 0:
+                    return True
+                await asyncio.sleep(wait_us / _MICROS + random.uniform(0.0, self.jitter))
+
+    def _local_turn(self) -> bool:
+        """Whether the local fallback serves this call: Redis is down and no probe of it is due.
+
+        A due probe is claimed by the caller that sees it (the next one moves a second on), so at most
+        one caller a second tries Redis while it is down.
+        """
+        if self._down_since is None or self._local is None:
+            return False
+        now = asyncio.get_running_loop().time()
+        if now < self._next_probe:
+            return True
+        self._next_probe = now + PROBE_INTERVAL
+        return False
+
+    def _went_down(self, exc: Exception) -> None:
+        """Record an outage; with a fallback, warn once per outage (not once per failed call)."""
+        now = asyncio.get_running_loop().time()
+        self._last_error = exc
+        self._next_probe = now + PROBE_INTERVAL
+        if self._down_since is not None:
+            return
+        self._down_since = now
+        self._outages += 1
+        if self._local is not None:
+            share = self._local.rate_limit
+            logger.warning(
+                "Redis rate limiter at %s is unreachable (%s: %s); limiting this process to its local "
+                "share (%.4g per %gs) until it returns",
+                self._address,
+                type(exc).__name__,
+                exc,
+                share.rate,
+                share.per,
+            )
+
+    def _unavailable(self) -> bool:
+        """False (let the local fallback serve), or raise when there is no fallback."""
+        if self._local is None:
+            cause = self._last_error or ConnectionError("Redis is unreachable")
+            raise RateLimiterUnavailableError(self._address, cause) from cause
+        return False
+
+    def _came_back(self) -> None:
+        if self._down_since is None:
+            return
+        down_for = asyncio.get_running_loop().time() - self._down_since
+        self._down_since = None
+        logger.info("Redis rate limiter at %s is reachable again after %.1fs", self._address, down_for)
+
+    def _gcra_args(self) -> tuple[int, int]:
+        """The interval between starts in whole microseconds (rounded up: never faster) and the burst."""
+        limit = self.rate_limit
+        return math.ceil(limit.per * _MICROS / limit.rate), limit.burst
+
+    def _scripts(self) -> tuple[AsyncScript, AsyncScript]:
+        """The registered scripts (EVALSHA, reloaded on NOSCRIPT), creating the client on first use."""
+        if self._acquire_script is None or self._pause_script is None:
+            client = self._connect()
+            self._acquire_script = client.register_script(ACQUIRE_SCRIPT)
+            self._pause_script = client.register_script(PAUSE_SCRIPT)
+        return self._acquire_script, self._pause_script
+
+    def _connect(self) -> Redis:
+        """The given client, or one made from the URL (only ever called inside the running loop)."""
+        if self._client is None:
+            from redis.asyncio import Redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            self._client = Redis.from_url(
+                self._url,
+                socket_timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=SOCKET_TIMEOUT,
+                retry=Retry(NoBackoff(), 1),  # one reconnect after a restart, not seconds of backoff
+            )
+        return self._client
+
+
+def _import_redis() -> tuple[type[Exception], ...]:
+    """Import redis-py (an optional extra) and return the errors that mean "Redis is unreachable"."""
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError as exc:
+        raise ConfigurationError(f"RedisRateLimiter needs redis-py: {INSTALL_HINT}") from exc
+    return (RedisConnectionError, RedisTimeoutError)
+
+
+def _check_options(key: object, fallback: object, expected_fleet_size: object, jitter: object) -> None:
+    if not isinstance(key, str) or not key:
+        raise ValidationError("key", "must be a non-empty string", key)
+    if fallback not in (None, "local"):
+        raise ValidationError("fallback", "must be None or 'local'", fallback)
+    if expected_fleet_size is not None and (
+        isinstance(expected_fleet_size, bool)
+        or not isinstance(expected_fleet_size, int)
+        or expected_fleet_size < 1
+    ):
+        raise ValidationError("expected_fleet_size", "must be an integer >= 1 or None", expected_fleet_size)
+    if fallback == "local" and expected_fleet_size is None:
+        raise ValidationError(
+            "expected_fleet_size", "is required with fallback='local' (the local share is rate / N)", None
+        )
+    if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter < math.inf:
+        raise ValidationError("jitter", "must be a number of seconds >= 0", jitter)
+
+
+def _resolve_target(url_or_client: object) -> tuple[str, Redis | None, str]:
+    """(URL, given client, printable address) from the first argument; the address has no password."""
+    from redis.asyncio import Redis
+
+    if isinstance(url_or_client, Redis):
+        return "", url_or_client, _client_address(url_or_client)
+    if isinstance(url_or_client, str):
+        return url_or_client, None, _url_address(url_or_client)
+    raise ValidationError(
+        "url_or_client",
+        "must be a redis:// URL or a redis.asyncio.Redis client",
+        type(url_or_client).__name__,
+    )
+
+
+def _url_address(url: str) -> str:
+    """host:port (or the socket path) of a Redis URL; a malformed URL is reported without its text."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        if parts.path:
+            return parts.path
+    elif parts.scheme in ("redis", "rediss"):
+        try:
+            port = parts.port or 6379
+        except ValueError:
+            port = None
+        if parts.hostname and port is not None:
+            return f"{_bracket(parts.hostname)}:{port}"
+    # The URL may carry a password: say what is wrong without echoing it.
+    raise ValidationError(
+        "url_or_client",
+        "must be a URL like redis://[:password@]host[:port][/db], rediss://... or unix:///path",
+        "<url>",
+    )
+
+
+def _client_address(client: Redis) -> str:
+    kwargs: dict[str, Any] = client.connection_pool.connection_kwargs
+    if kwargs.get("path"):
+        return str(kwargs["path"])
+    return f"{_bracket(str(kwargs.get('host', 'localhost')))}:{kwargs.get('port', 6379)}"
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
