@@ -1,10 +1,10 @@
-"""One nox session per concern: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``."""
+"""One nox session per concern: tests, lint, typecheck, docs and bench (run one with ``nox -s NAME``)."""
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
 nox.options.default_venv_backend = "venv"
 
 PYTHONS = ["3.10", "3.11", "3.12"]
@@ -32,16 +32,16 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "sora_async", "tests")
 
 
-BENCH_PEERS = ("openai[aiohttp]>=1.90", "aiohttp-retry>=2.8", "matplotlib>=3.7")
-"""The benchmark-only peers, used until pyproject.toml has a ``bench`` dependency group."""
-
-
 def _bench_requirements() -> tuple[str, ...]:
-    """The ``bench`` dependency group of pyproject.toml when it exists, else ``BENCH_PEERS``."""
-    pyproject = nox.project.load_toml("pyproject.toml")
-    if "bench" in pyproject.get("dependency-groups", {}):
-        return nox.project.dependency_groups(pyproject, "bench")
-    return BENCH_PEERS
+    """The ``bench`` dependency group of pyproject.toml: the peers we compare against."""
+    return nox.project.dependency_groups(nox.project.load_toml("pyproject.toml"), "bench")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built with --strict so a broken link or reference fails."""
+    session.install("-e", ".[docs,cli]")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
 
 
 @nox.session
