@@ -23,13 +23,15 @@ from typing import Any
 import attrs
 
 from ._batch import BatchOptions, BatchSummary
+from ._cli_base import EXIT_FAILED, EXIT_OK, CliError
+from ._cli_batch import run_batch_live, summary_json, summary_rows
+from ._cli_commands import task_json
 from ._client import SoraClient
 from ._console import UI
 from ._errors import TaskFailedError
 from ._limits import RateLimit
 from ._models import Size, TaskStatus, VideoTask
 from ._retry import RetryEvent, RetryPolicy
-from .cli import EXIT_FAILED, EXIT_OK, CliError, run_batch_live, summary_json, summary_rows, task_json
 from .mock import MockConfig, MockRelay, RelayStats
 
 __all__ = ["MIN_COUNT", "DemoPlan", "demo_records", "demo_relay_config", "run_demo", "write_demo_input"]

@@ -25,27 +25,52 @@ and the SDK's debug log. The API key is never printed: not in errors, logs or ``
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import hashlib
-import json
 import logging
-import math
 import os
-import re
 import sys
-import textwrap
 import traceback
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from ._batch import BatchInputError
+from ._cli_base import (
+    _CLIENT_FLAGS,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    PROG,
+    CliError,
+    Handler,
+    _action,
+    _client_flags,
+    _fraction,
+    _non_negative_float,
+    _output_flags,
+    _Parser,
+    _port,
+    _positive_float,
+    _positive_int,
+    _shard,
+    _subparser,
+    _wait_flags,
+)
+from ._cli_batch import _cmd_batch, batch_advice
+from ._cli_commands import (
+    _cmd_create,
+    _cmd_demo,
+    _cmd_mock_server,
+    _cmd_status,
+    _cmd_wait,
+    mock_config_from_args,
+)
 from ._cli_fleet import add_merge
-from ._client import SoraClient
-from ._console import UI, format_seconds
+from ._console import UI
 from ._errors import (
     AmbiguousSubmissionError,
     APIConnectionError,
@@ -62,13 +87,10 @@ from ._errors import (
     TaskTimeoutError,
     ValidationError,
 )
-from ._limits import Limiter, RateLimit
-from ._models import GenerationType, Model, Operation, Size, Style, VideoRequest, VideoTask
-from ._retry import RetryPolicy
+from ._models import GenerationType, Model, Operation, Size, Style
 
 if TYPE_CHECKING:
-    from ._batch import BatchOptions, BatchSummary
-    from .mock import MockConfig
+    pass
 
 __all__ = [
     "EXIT_CONFIG",
@@ -78,225 +100,11 @@ __all__ = [
     "EXIT_TIMEOUT",
     "EXIT_USAGE",
     "CliError",
+    "batch_advice",
     "build_parser",
     "main",
     "mock_config_from_args",
 ]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_CONFIG = 3
-EXIT_TIMEOUT = 4
-EXIT_INTERRUPTED = 130
-
-PROG = "sora-async"
-HELP_WIDTH = 88
-Handler = Callable[[argparse.Namespace, UI], int]
-
-
-class CliError(Exception):
-    """A failure already phrased for the command line: what went wrong, what to do, the exit code."""
-
-    def __init__(self, message: str, hint: str = "", code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.code = code
-
-    def line(self) -> str:
-        """The one stderr line: ``error: <message>; <hint>``, whitespace folded so it stays one line."""
-        text = f"error: {self.message}" + (f"; {self.hint}" if self.hint else "")
-        return " ".join(text.split())
-
-
-# --- argument types: each rejects bad input with a message that names what was expected -------------
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number (got {text!r})") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0 (got {text!r})")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number (got {text!r})") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0 (got {text!r})")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1 (got {text!r})") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1 (got {text!r})")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (got {text!r})")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, 0 for a free one (got {text!r})")
-    return value
-
-
-_ACTION = re.compile(r"^\s*(?P<time>[0-9]+(?:\.[0-9]*)?)\s*:(?P<description>.*\S.*)$", re.DOTALL)
-
-
-def _action(text: str) -> dict[str, Any]:
-    """``TIME:DESCRIPTION`` (e.g. ``2.5:the fox jumps``) to an action object of the wire format."""
-    match = _ACTION.match(text)
-    if match is None:
-        raise argparse.ArgumentTypeError(
-            f"expected TIME:DESCRIPTION, e.g. '2.5:the fox jumps' (got {text!r})"
-        )
-    return {"time": float(match["time"]), "description": match["description"].strip()}
-
-
-def _shard(text: str) -> tuple[int, int]:
-    """``I/N`` (0-based I) to the ``(index, count)`` pair of ``BatchOptions.shard``."""
-    index, _, count = text.partition("/")
-    try:
-        pair = int(index), int(count)
-    except ValueError:
-        pair = (-1, 0)
-    if not 0 <= pair[0] < pair[1]:
-        raise argparse.ArgumentTypeError(f"expected I/N with 0 <= I < N, e.g. 0/4 (got {text!r})")
-    return pair
-
-
-# --- the parser ---------------------------------------------------------------------------------------
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error that points at the right ``--help``."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, CliError(message, f"see '{self.prog} --help'").line() + "\n")
-
-
-def _output_flags() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("output")
-    group.add_argument(
-        "-v", "--verbose", action="store_true", help="log the SDK's debug messages to stderr; show tracebacks"
-    )
-    group.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress or notes: only results and errors"
-    )
-    group.add_argument(
-        "--json", action="store_true", help="print one machine-readable JSON object on stdout instead of text"
-    )
-    return parent
-
-
-def _client_flags() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("relay and pacing")
-    add = group.add_argument
-    add("--api-key", metavar="KEY", help="the relay API key (default: $SORA_API_KEY); never printed")
-    add("--base-url", metavar="URL", help="the relay, e.g. https://relay.example (default: $SORA_BASE_URL)")
-    add(
-        "--rate",
-        type=_positive_float,
-        metavar="PER_S",
-        help="client-side limit in requests per second (default: none; 429s still slow the client)",
-    )
-    add(
-        "--burst",
-        type=_positive_int,
-        metavar="N",
-        help="requests that may start at once under --rate (default: 1)",
-    )
-    add(
-        "--concurrency",
-        type=_positive_int,
-        default=32,
-        metavar="N",
-        help="requests in flight at once (default: 32)",
-    )
-    add(
-        "--max-attempts",
-        type=_positive_int,
-        default=6,
-        metavar="N",
-        help="attempts per request, the first included (default: 6)",
-    )
-    add(
-        "--retry-ambiguous",
-        action="store_true",
-        help="also retry creates that may have succeeded (500s, drops); safe only if the relay "
-        "honours Idempotency-Key",
-    )
-    add(
-        "--timeout",
-        type=_positive_float,
-        default=60.0,
-        metavar="S",
-        help="seconds per HTTP request (default: 60)",
-    )
-    add(
-        "--allow-insecure-http",
-        action="store_true",
-        help="allow sending the key over plain http to a non-local host",
-    )
-    return parent
-
-
-def _wait_flags(parser: argparse.ArgumentParser, *, title: str) -> None:
-    group = parser.add_argument_group(title)
-    group.add_argument(
-        "--wait-timeout",
-        type=_positive_float,
-        default=600.0,
-        metavar="S",
-        help="give up waiting after this many seconds (default: 600; exit code 4)",
-    )
-    group.add_argument(
-        "--poll-interval",
-        type=_positive_float,
-        default=2.0,
-        metavar="S",
-        help="seconds between the first polls; it grows by half each poll up to 15 (default: 2)",
-    )
-
-
-def _subparser(
-    commands: Any, name: str, *, description: str, examples: str, parents: list[Any]
-) -> argparse.ArgumentParser:
-    """A subcommand whose --help is a paragraph, its flags, and examples to copy."""
-    parser: argparse.ArgumentParser = commands.add_parser(
-        name,
-        prog=f"{PROG} {name}",
-        description=textwrap.fill(description, HELP_WIDTH),
-        epilog="examples:\n" + examples,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=parents,
-    )
-    return parser
 
 
 COMMANDS = (
@@ -644,18 +452,6 @@ class _RedactFilter(logging.Filter):
         return True
 
 
-# --- errors: every failure becomes one line and an exit code -----------------------------------------
-
-_CLIENT_FLAGS = {
-    "rate": "--rate",
-    "burst": "--burst",
-    "max_concurrency": "--concurrency",
-    "max_attempts": "--max-attempts",
-    "timeout": "--timeout",
-    "task_id": "TASK_ID",
-}
-
-
 def _explain(exc: BaseException) -> CliError:
     """Phrase any failure for the command line: what happened, what to do, which exit code."""
     if isinstance(exc, CliError):
@@ -714,417 +510,3 @@ def _api_hint(exc: APIError) -> str:
         if isinstance(exc, cls):
             return hint
     return "check that --base-url points at a Sora relay"
-
-
-# --- building the client and the request -------------------------------------------------------------
-
-
-def make_client(args: argparse.Namespace, *, fleet: str | None = None, fleet_size: int = 1) -> SoraClient:
-    """A client from the common flags, after checking what the SDK would refuse later, in CLI words.
-
-    ``fleet`` is a Redis URL: the rate is then shared by every process that uses the same API key.
-    """
-    api_key = args.api_key or os.environ.get("SORA_API_KEY")
-    base_url = args.base_url or os.environ.get("SORA_BASE_URL")
-    if not api_key:
-        raise CliError("no API key", "pass --api-key or set SORA_API_KEY", EXIT_CONFIG)
-    if not base_url:
-        raise CliError(
-            "no base URL", "pass --base-url or set SORA_BASE_URL (e.g. https://relay.example)", EXIT_CONFIG
-        )
-    if args.burst is not None and args.rate is None:
-        raise CliError("--burst has no effect without --rate", "add --rate PER_S", EXIT_USAGE)
-    rate_limit: RateLimit | Limiter | None = (
-        None if args.rate is None else RateLimit(args.rate, burst=args.burst or 1)
-    )
-    if fleet is not None:
-        rate_limit = _fleet_limiter(fleet, api_key, args, fleet_size)
-    return SoraClient(
-        api_key,
-        base_url=base_url,
-        rate_limit=rate_limit,
-        max_concurrency=args.concurrency,
-        retry=RetryPolicy(max_attempts=args.max_attempts, retry_ambiguous=args.retry_ambiguous),
-        timeout=args.timeout,
-        allow_insecure_http=args.allow_insecure_http,
-    )
-
-
-def _fleet_limiter(url: str, api_key: str, args: argparse.Namespace, fleet_size: int) -> Limiter:
-    """A Redis limiter keyed by a hash of the API key: one budget per key, the key itself never stored."""
-    if args.rate is None:
-        raise CliError("--redis-url shares a rate, but no --rate was given", "add --rate PER_S", EXIT_USAGE)
-    from ._redis import RedisRateLimiter
-
-    key = "sora-async:" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
-    return RedisRateLimiter(
-        url, key=key, rate=args.rate, burst=args.burst or 1, fallback="local", expected_fleet_size=fleet_size
-    )
-
-
-_REQUEST_FLAGS = (
-    "prompt",
-    "size",
-    "duration",
-    "width",
-    "height",
-    "n_frames",
-    "n_variants",
-    "type",
-    "style",
-    "model",
-    "operation",
-)
-# A friendly field and its wire twin exclude each other: a flag for one drops the file's other.
-_TWINS = {
-    "size": ("width", "height"),
-    "width": ("size",),
-    "height": ("size",),
-    "duration": ("n_frames",),
-    "n_frames": ("duration",),
-}
-_FIELD_FLAGS = {
-    "width/height": "--size (or --width/--height)",
-    "n_frames": "--n-frames",
-    "actions": "--action",
-}
-
-
-def build_request(args: argparse.Namespace) -> VideoRequest:
-    """The request of ``create``: the --request file's fields, overridden by the field flags."""
-    fields = _read_request_file(args.request) if args.request else {}
-    given = {name: getattr(args, name) for name in _REQUEST_FLAGS if getattr(args, name) is not None}
-    if args.action:
-        given["actions"] = args.action
-    for name in given:
-        for twin in _TWINS.get(name, ()):
-            fields.pop(twin, None)
-    fields.update(given)
-    try:
-        return VideoRequest.from_dict(fields)
-    except ValidationError as exc:
-        raise CliError(str(exc), _request_hint(exc.field, given, args.request), EXIT_USAGE) from exc
-
-
-def _request_hint(field: str, given: dict[str, Any], source: str | None) -> str:
-    root = re.split(r"[.\[]", field, maxsplit=1)[0]
-    from_flags = root in given or (root == "width/height" and given.keys() & {"size", "width", "height"})
-    if source and not from_flags:
-        return f"fix the field in {'stdin' if source == '-' else source}"
-    return f"check {_FIELD_FLAGS.get(root, '--' + root.replace('_', '-'))}"
-
-
-def _read_request_file(source: str) -> dict[str, Any]:
-    """The JSON object in ``source`` (``-``: stdin), or a ``CliError`` saying what is wrong with it."""
-    name = "stdin" if source == "-" else source
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CliError(
-            f"cannot read --request {name}: {exc.strerror or exc}", "check the path", EXIT_USAGE
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise CliError(f"--request {name} is not UTF-8 text", "save it as UTF-8 JSON", EXIT_USAGE) from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(
-            f"--request {name} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-            "fix the JSON",
-            EXIT_USAGE,
-        ) from exc
-    if not isinstance(data, dict):
-        raise CliError(
-            f"--request {name} must hold one JSON object (got {type(data).__name__})",
-            'write it like {"prompt": "a fox in snow"}',
-            EXIT_USAGE,
-        )
-    return data
-
-
-# --- create, status, wait ------------------------------------------------------------------------------
-
-
-def _cmd_create(args: argparse.Namespace, ui: UI) -> int:
-    request = build_request(args)
-    client = make_client(args)
-    key = args.idempotency_key or str(uuid.uuid4())
-    return asyncio.run(_create(client, request, key, args, ui))
-
-
-async def _create(
-    client: SoraClient, request: VideoRequest, key: str, args: argparse.Namespace, ui: UI
-) -> int:
-    async with client:
-        task_id = await client.create_video(request, idempotency_key=key)
-        created = {"task_id": task_id, "idempotency_key": key}
-        if not args.wait:
-            if ui.json_mode:
-                ui.emit_json(created)
-            else:
-                ui.print(task_id)
-            return EXIT_OK
-        if not ui.json_mode:
-            ui.print(task_id)  # first, so that a failed wait never loses the id
-        return await _wait_and_report(client, task_id, args, ui, extra=created)
-
-
-def _cmd_status(args: argparse.Namespace, ui: UI) -> int:
-    client = make_client(args)
-    return asyncio.run(_status(client, args.task_id, ui))
-
-
-async def _status(client: SoraClient, task_id: str, ui: UI) -> int:
-    async with client:
-        task = await client.get_task(task_id)
-    if ui.json_mode:
-        ui.emit_json(task_json(task))
-    else:
-        ui.fields(task_rows(task), title=f"task {task.task_id}")
-    return EXIT_OK
-
-
-def _cmd_wait(args: argparse.Namespace, ui: UI) -> int:
-    client = make_client(args)
-    return asyncio.run(_wait(client, args, ui))
-
-
-async def _wait(client: SoraClient, args: argparse.Namespace, ui: UI) -> int:
-    async with client:
-        return await _wait_and_report(client, args.task_id, args, ui, extra={})
-
-
-async def _wait_and_report(
-    client: SoraClient, task_id: str, args: argparse.Namespace, ui: UI, *, extra: dict[str, Any]
-) -> int:
-    """Wait with a live view; print the URLs (or, with --json, the task) and let failures raise.
-
-    With --json the last known state goes to stdout even when the wait fails, so a script gets the
-    fail reason or the last progress along with the exit code.
-    """
-    last: VideoTask | None = None
-    try:
-        with ui.task_watch() as watch:
-            task = await client.wait_for_task(
-                task_id,
-                timeout=args.wait_timeout,
-                poll_interval=args.poll_interval,
-                max_poll_interval=max(15.0, args.poll_interval),
-                on_progress=watch.update,
-            )
-    except TaskFailedError as exc:
-        last = exc.task
-        raise
-    except TaskTimeoutError as exc:
-        last = exc.last_task
-        raise
-    finally:
-        if ui.json_mode and last is not None:
-            ui.emit_json({**extra, **task_json(last)})
-    if ui.json_mode:
-        ui.emit_json({**extra, **task_json(task)})
-        return EXIT_OK
-    for url in task.video_urls:
-        ui.print(url)
-    ui.note(f"task {task.task_id} succeeded: {len(task.video_urls)} video(s)")
-    return EXIT_OK
-
-
-def task_json(task: VideoTask) -> dict[str, Any]:
-    """A task as the JSON object of --json output."""
-
-    def iso(when: Any) -> str | None:
-        return None if when is None else str(when.isoformat())
-
-    return {
-        "task_id": task.task_id,
-        "status": task.status.value,
-        "progress": task.progress,
-        "fail_reason": task.fail_reason,
-        "submit_time": iso(task.submit_time),
-        "start_time": iso(task.start_time),
-        "finish_time": iso(task.finish_time),
-        "video_urls": list(task.video_urls),
-        "data": task.data,
-    }
-
-
-def task_rows(task: VideoTask) -> list[tuple[str, str]]:
-    """A task as ``key: value`` rows, the unset ones left out."""
-    progress = "-" if task.progress is None else f"{task.progress:g}%"
-    rows = [("task_id", task.task_id), ("status", task.status.value), ("progress", progress)]
-    if task.fail_reason:
-        rows.append(("fail_reason", task.fail_reason))
-    for label, when in (
-        ("submitted", task.submit_time),
-        ("started", task.start_time),
-        ("finished", task.finish_time),
-    ):
-        if when is not None:
-            rows.append((label, when.isoformat(timespec="seconds")))
-    rows.extend(("video_url", url) for url in task.video_urls)
-    return rows
-
-
-# --- batch -----------------------------------------------------------------------------------------------
-
-
-def _cmd_batch(args: argparse.Namespace, ui: UI) -> int:
-    from ._batch import BatchOptions
-
-    options = BatchOptions(
-        input_path=args.input,
-        out_path=args.out,
-        journal_path=args.journal,
-        wait=args.wait,
-        wait_timeout=args.wait_timeout,
-        retry_failed=args.retry_failed,
-        shard=args.shard,
-    )
-    client = make_client(args, fleet=args.redis_url, fleet_size=args.shard[1] if args.shard else 1)
-    try:
-        summary = asyncio.run(_batch(client, options, ui))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        raise CliError(
-            "interrupted",
-            f"journal intact at {options.journal}; re-run the same command to resume",
-            EXIT_INTERRUPTED,
-        ) from None
-    show_summary(ui, summary, retry_ambiguous=args.retry_ambiguous)
-    return EXIT_OK if summary.all_ok else EXIT_FAILED
-
-
-async def _batch(client: SoraClient, options: BatchOptions, ui: UI) -> BatchSummary:
-    try:
-        async with client:
-            return await run_batch_live(client, options, ui)
-    finally:
-        close = getattr(client.limiter, "aclose", None)  # a Redis limiter made from --redis-url
-        if close is not None:
-            await close()
-
-
-async def run_batch_live(client: SoraClient, options: BatchOptions, ui: UI) -> BatchSummary:
-    """``run_batch`` under a live progress view: the one batch code path, shared with the demo."""
-    from ._batch import BatchInputError, BatchProgress, run_batch
-
-    progress = BatchProgress()
-    async with ui.batch_watch(progress):
-        try:
-            return await run_batch(client, options, progress=progress)
-        except BatchInputError as exc:
-            raise CliError(str(exc), "fix the input file and run again", EXIT_USAGE) from exc
-
-
-def summary_json(summary: BatchSummary) -> dict[str, Any]:
-    """A batch summary as the JSON object of --json output."""
-    return {
-        "all_ok": summary.all_ok,
-        "total": summary.total,
-        "ok": summary.ok,
-        "failed": summary.failed,
-        "invalid": summary.invalid,
-        "ambiguous": summary.ambiguous,
-        "pending": summary.pending,
-        "task_failures": summary.task_failures,
-        "resumed": summary.resumed,
-        "skipped": summary.skipped,
-        "elapsed": round(summary.elapsed, 3),
-        "results_path": str(summary.results_path),
-        "journal_path": str(summary.journal_path),
-        "invalid_examples": [{"line": line, "reason": reason} for line, reason in summary.invalid_examples],
-        "failed_examples": [{"line": line, "reason": reason} for line, reason in summary.failed_examples],
-    }
-
-
-def summary_rows(summary: BatchSummary) -> list[tuple[str, str]]:
-    """The summary table; example rows (key "") sit under the count they explain."""
-    rows = [("ok", f"{summary.ok} of {summary.total}"), ("failed", str(summary.failed))]
-    rows.extend(("", f"line {line}: {reason}") for line, reason in summary.failed_examples)
-    rows.append(("invalid", str(summary.invalid)))
-    rows.extend(("", f"line {line}: {reason}") for line, reason in summary.invalid_examples)
-    rows += [
-        ("ambiguous", str(summary.ambiguous)),
-        ("pending", str(summary.pending)),
-        *(
-            [("videos failed", f"{summary.task_failures} (see status in the results)")]
-            if summary.task_failures
-            else []
-        ),
-        ("resumed", str(summary.resumed)),
-        ("skipped", f"{summary.skipped} (finished by an earlier run)"),
-        ("elapsed", format_seconds(summary.elapsed)),
-        ("results", str(summary.results_path)),
-        ("journal", str(summary.journal_path)),
-    ]
-    return rows
-
-
-def show_summary(ui: UI, summary: BatchSummary, *, retry_ambiguous: bool) -> None:
-    """The summary on stdout (table or JSON), then advice for what is left, on stderr."""
-    if ui.json_mode:
-        ui.emit_json(summary_json(summary))
-        return
-    ui.fields(summary_rows(summary), title="batch summary")
-    for advice in batch_advice(summary, retry_ambiguous=retry_ambiguous):
-        ui.note(advice)
-
-
-def batch_advice(summary: BatchSummary, *, retry_ambiguous: bool) -> list[str]:
-    """What to do about the lines that did not get a task id."""
-    advice = []
-    if summary.invalid:
-        advice.append(f"{summary.invalid} invalid line(s) cost nothing: fix them and re-run the same command")
-    if summary.failed:
-        advice.append(f"{summary.failed} line(s) failed: re-run with --retry-failed to send them again")
-    if summary.ambiguous and not retry_ambiguous:
-        advice.append(
-            f"{summary.ambiguous} line(s) may or may not have created a task: if the relay honours "
-            "Idempotency-Key, re-run with --retry-ambiguous (same keys, nothing paid twice)"
-        )
-    if summary.pending:
-        advice.append(f"{summary.pending} line(s) unfinished: re-run the same command to resume")
-    return advice
-
-
-# --- demo and mock-server ----------------------------------------------------------------------------
-
-
-def _cmd_demo(args: argparse.Namespace, ui: UI) -> int:
-    from ._demo import MIN_COUNT, run_demo
-
-    if args.count < MIN_COUNT:
-        raise CliError(
-            f"--count must be at least {MIN_COUNT} (got {args.count})", "pass a larger --count", EXIT_USAGE
-        )
-    return asyncio.run(run_demo(ui, count=args.count, keep=args.keep))
-
-
-def mock_config_from_args(args: argparse.Namespace) -> MockConfig:
-    """The ``MockConfig`` of the mock-server flags: only the flags given, so its defaults stay its own."""
-    import attrs
-
-    from .mock import MockConfig
-
-    given = {
-        field.name: getattr(args, field.name)
-        for field in attrs.fields(MockConfig)
-        if getattr(args, field.name, None) is not None
-    }
-    try:
-        return MockConfig(**given)
-    except (TypeError, ValueError) as exc:
-        raise CliError(str(exc), "fix the mock-server flags", EXIT_USAGE) from exc
-
-
-def _cmd_mock_server(args: argparse.Namespace, ui: UI) -> int:
-    from .mock import run_mock_server
-
-    config = mock_config_from_args(args)
-    try:
-        run_mock_server(config, port=args.port, host=args.host)
-    except OSError as exc:
-        raise CliError(
-            f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", "pick another --port or --host"
-        ) from exc
-    return EXIT_OK
