@@ -274,3 +274,47 @@ def test_merge_rejects_files_that_are_not_results(tmp_path: Path) -> None:
         merge_results([tmp_path / "x.jsonl"], tmp_path / "o.jsonl")
     with pytest.raises(BatchInputError, match="does not exist"):
         merge_results([tmp_path / "nope.jsonl"], tmp_path / "o.jsonl")
+
+
+async def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> None:
+    """SIGINT to `sora-async batch`: exit 130, journal intact; the re-run finishes with nothing twice."""
+    lines = 1500
+    source = write_lines(tmp_path / "in.jsonl", [{"prompt": f"clip {i}"} for i in range(lines)])
+    out = tmp_path / "out.jsonl"
+    journal = Path(str(out) + ".journal")
+    async with MockRelay(latency=0.005, seed=4) as relay:
+        command = [
+            sys.executable,
+            "-m",
+            "sora_async",
+            "batch",
+            str(source),
+            "--out",
+            str(out),
+            "-q",
+            "--base-url",
+            relay.url,
+            "--api-key",
+            "sk-sigint-test",
+            "--concurrency",
+            "16",
+        ]
+        first = await asyncio.create_subprocess_exec(*command, stderr=asyncio.subprocess.PIPE)
+        for _ in range(2000):  # bounded: at most ~20 s
+            await asyncio.sleep(0.01)
+            if journal.exists() and journal.stat().st_size > 50_000:
+                break
+        first.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(first.communicate(), 30)
+        assert first.returncode == 130, stderr
+        assert b"journal intact" in stderr
+        assert 0 < relay.stats.accepted < lines
+        done_before = len(read_results(out))  # the interrupted run still wrote what it had
+        assert 0 < done_before < lines
+        second = await asyncio.create_subprocess_exec(*command, stderr=asyncio.subprocess.PIPE)
+        _, stderr = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 0, stderr
+        assert relay.stats.duplicates == {}
+        assert relay.stats.accepted == lines
+    results = read_results(out)
+    assert sorted(r["line"] for r in results) == list(range(1, lines + 1))
