@@ -6,7 +6,7 @@ A pacing limiter (starts spaced ``1 / rate`` apart, burst 1) whose rate a small 
   while the limiter is what holds requests back, until the first 429;
 * **on a 429** (only one sent after the last cut counts: older ones describe an older rate) - the
   rate that drew it becomes the known ceiling, and the new rate is what the relay actually accepted
-  over the last second, shaved by ``safety`` - never below half the rate that drew the 429;
+  over the last ``WINDOW`` seconds, shaved by ``safety`` - never below half the rate that drew the 429;
 * **steady state** - climb back towards the ceiling by a fraction of the gap each second, and probe
   past it only very slowly, because every 429 costs a pause.
 
@@ -49,6 +49,7 @@ class AdaptiveLimiter:
         "_accepted",
         "_ceiling",
         "_estimate",
+        "_granted",
         "_last_change",
         "_last_cut",
         "_lock",
@@ -89,6 +90,7 @@ class AdaptiveLimiter:
         self._last_change = 0.0
         self._last_cut = -math.inf
         self._accepted: collections.deque[float] = collections.deque()
+        self._granted: collections.deque[float] = collections.deque()
         self._pause = _PauseWindow()
 
     def __repr__(self) -> str:
@@ -111,6 +113,7 @@ class AdaptiveLimiter:
                 now = loop.time()
             self._adjust(now, bottleneck=waited or self._lock_has_waiters())
             self._next_start = max(now, self._next_start) + 1.0 / self.rate
+            self._granted.append(now)
 
     def _lock_has_waiters(self) -> bool:
         waiters = getattr(self._lock, "_waiters", None)
@@ -135,19 +138,19 @@ class AdaptiveLimiter:
             self._accepted.popleft()
 
     def _cut(self, now: float) -> None:
-        """A 429 for the current rate: settle just under what the relay accepted over the last second."""
+        """A 429 at the current rate: settle just under what the relay accepted over the last WINDOW s."""
         self._forget(now)
         drew_429 = self.rate
         accepted = len(self._accepted) / self.WINDOW
         self._upper = min(self._upper, drew_429)
-        if self._throttled:  # the first 429 ends a ramp: the last second's count says little yet
+        if self._throttled:  # the first 429 ends a ramp: the recent count says little yet
             self._estimate = accepted
         self.rate = min(self._ceiling, max(drew_429 / 2, min(drew_429, accepted) * self.safety))
         self._throttled = True
         self._last_cut = now
         self._last_change = now
         logger.info(
-            "429 at %.1f/s (relay accepted %.0f in the last second): now %.1f/s",
+            "429 at %.1f/s (relay accepted %.1f/s lately): now %.1f/s",
             drew_429,
             accepted,
             self.rate,
@@ -159,7 +162,12 @@ class AdaptiveLimiter:
             return
         self._last_change = now
         if not self._throttled:
-            self.rate = min(self._ceiling, self.rate * self.growth)
+            # Demand bounds the ramp: far above what is actually sent, a higher rate means nothing, and a
+            # runaway rate would take many 429s to bring back down.
+            while self._granted and self._granted[0] < now - self.WINDOW:
+                self._granted.popleft()
+            demand_cap = max(self.initial_rate, 10 * len(self._granted) / self.WINDOW)
+            self.rate = min(self._ceiling, self.rate * self.growth, max(self.rate, demand_cap))
             return
         # Climb briskly while clearly under both the last 429 and the measured limit, then creep:
         # above the limit every step risks a 429, and a 429 may cost a whole second of pause.

@@ -151,7 +151,7 @@ def _client_flags() -> argparse.ArgumentParser:
         "--rate",
         type=_positive_float,
         metavar="PER_S",
-        help="client-side limit in requests per second (default: none; 429s still slow the client)",
+        help="client-side limit in requests per second (default: none; the client finds the relay's limit)",
     )
     add(
         "--burst",

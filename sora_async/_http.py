@@ -201,9 +201,13 @@ def _json_or_none(text: str) -> Any:
         return None
 
 
+MIN_SECRET = 8
+"""Shorter keys are not blanked: hiding a one-letter test key would mangle every word that has it."""
+
+
 def _redact(text: str, secret: str | None) -> str:
     """Blank the API key out of text that came back from the relay (some echo the request)."""
-    return text.replace(secret, "***") if secret and secret in text else text
+    return text.replace(secret, "***") if secret and len(secret) >= MIN_SECRET and secret in text else text
 
 
 def _str(value: object) -> str | None:

@@ -61,7 +61,16 @@ class RateLimit:
 
 @runtime_checkable
 class Limiter(Protocol):
-    """What the client needs from a rate limiter. Implement it to plug in your own."""
+    """What the client needs from a rate limiter. Implement it to plug in your own.
+
+    >>> class Unlimited:
+    ...     async def acquire(self) -> None:
+    ...         pass
+    ...     async def pause(self, seconds: float) -> None:
+    ...         pass
+    >>> isinstance(Unlimited(), Limiter)  # then: SoraClient(rate_limit=Unlimited())
+    True
+    """
 
     async def acquire(self) -> None:
         """Wait until one more request may start, then count it as started."""
@@ -116,16 +125,19 @@ class TokenBucket:
 
     aiolimiter's bucket holds ``max_rate`` and drains over ``time_period``; setting ``max_rate`` to the
     burst and ``time_period`` to ``burst / rate`` gives a burst of ``burst`` and a steady ``rate``.
-    The capacity gets ``TIMER_SLACK`` seconds' worth of tokens on top: a waiter woken a little late
-    by the event loop would otherwise push every later start back, and those delays add up (about
-    2-4% at 50 req/s with burst 1). A start may so come up to 5 ms before its ideal time, never more.
+    With ``burst=1`` the capacity gets ``TIMER_SLACK`` seconds' worth of tokens on top: a waiter woken
+    a little late by the event loop would otherwise push every later start back, and those delays add
+    up (about 4% at 50 req/s). A start may so come up to 5 ms before its ideal time. With a larger
+    burst no slack is needed (a late wake-up leaves the bucket emptier, so the next start is not
+    delayed) and none is given: a relay with the same burst would refuse a start that came early.
     """
 
     __slots__ = ("_bucket", "_cold_restart", "_pause", "rate_limit")
 
     def __init__(self, rate_limit: RateLimit) -> None:
         self.rate_limit = rate_limit
-        capacity = rate_limit.burst + min(0.5, rate_limit.per_second * TIMER_SLACK)
+        slack = min(0.5, rate_limit.per_second * TIMER_SLACK) if rate_limit.burst == 1 else 0.0
+        capacity = rate_limit.burst + slack
         self._bucket = AsyncLimiter(capacity, capacity / rate_limit.per_second)
         self._pause = _PauseWindow()
         self._cold_restart = False
