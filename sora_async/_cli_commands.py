@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 # --- building the client and the request -------------------------------------------------------------
 
 
-def make_client(args: argparse.Namespace, *, fleet: str | None = None, fleet_size: int = 1) -> SoraClient:
+def make_client(
+    args: argparse.Namespace, *, fleet: str | None = None, fleet_size: int = 1, adaptive: bool | None = None
+) -> SoraClient:
     """A client from the common flags, after checking what the SDK would refuse later, in CLI words.
 
     ``fleet`` is a Redis URL: the rate is then shared by every process that uses the same API key.
@@ -56,6 +58,7 @@ def make_client(args: argparse.Namespace, *, fleet: str | None = None, fleet_siz
         api_key,
         base_url=base_url,
         rate_limit=rate_limit,
+        adaptive=adaptive,
         max_concurrency=args.concurrency,
         retry=RetryPolicy(max_attempts=args.max_attempts, retry_ambiguous=args.retry_ambiguous),
         timeout=args.timeout,

@@ -70,6 +70,7 @@ from ._cli_commands import (
     mock_config_from_args,
 )
 from ._cli_fleet import add_merge
+from ._cli_loadtest import add_loadtest
 from ._console import UI
 from ._errors import (
     AmbiguousSubmissionError,
@@ -114,6 +115,7 @@ COMMANDS = (
     ("wait", "wait for a task to finish, with progress; print its video URLs"),
     ("batch", "submit a JSONL file of requests, resumably, with a results file"),
     ("merge", "join the results of a sharded batch into one file, listing gaps"),
+    ("loadtest", "measure a relay (or the client): latency percentiles, throughput, errors"),
     ("mock-server", "run a local Sora-compatible relay to test against"),
 )
 """Each command and its one-line summary, in the order a newcomer needs them."""
@@ -150,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait(commands, [output, client])
     _add_batch(commands, [output, client])
     add_merge(commands, [output], _subparser)
+    add_loadtest(commands, [client], _subparser)
     _add_mock_server(commands)
     return parser
 

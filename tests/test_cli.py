@@ -855,3 +855,48 @@ def test_batch_shares_its_rate_through_redis(
     )
     assert without_rate.code == cli.EXIT_USAGE
     assert "--rate" in without_rate.err
+
+
+def test_loadtest_against_the_embedded_relay_writes_json_and_a_table(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """With no --base-url the command drives its own mock relay and reports every request."""
+    report = tmp_path / "load.json"
+    result = run(
+        capsys,
+        "loadtest",
+        "--mode",
+        "closed",
+        "--workers",
+        "4",
+        "--requests",
+        "40",
+        "--json-file",
+        str(report),
+    )
+    assert result.code == 0, result.err
+    assert "throughput" in result.out and "p99" in result.out
+    data = json.loads(report.read_text())
+    assert data["sent"] == 40 and data["ok"] == 40 and data["complete"] is True
+
+
+def test_loadtest_reports_errors_with_exit_1(capsys: pytest.CaptureFixture[str], relay: MockRelay) -> None:
+    """A relay that refuses (here: a wrong key) shows in the outcome mix and the exit code."""
+    argv = [
+        "loadtest",
+        "--arrival-rate",
+        "20",
+        "--requests",
+        "5",
+        "--base-url",
+        relay.url,
+        "--api-key",
+        "sk-wrong-key-123",
+    ]
+    relay.configure(api_key="sk-the-right-key")
+    try:
+        result = run(capsys, *argv, "--max-attempts", "1")
+    finally:
+        relay.configure(api_key=None)
+    assert result.code == cli.EXIT_FAILED
+    assert "other" in result.out or "errors" in result.out

@@ -1,0 +1,146 @@
+"""The ``loadtest`` command: drive a relay (or the embedded mock relay) and report latency and throughput.
+
+The engine is ``_loadtest``; this module turns flags into ``LoadTestOptions``, shows a live line,
+and prints the table, a JSON file and a plot. Ctrl-C stops the run and still reports what was measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from ._cli_base import EXIT_FAILED, EXIT_OK, _non_negative_float, _positive_float, _positive_int
+from ._cli_commands import make_client
+from ._console import UI
+from ._models import VideoRequest
+
+__all__ = ["add_loadtest"]
+
+MOCK_KEY = "sk-loadtest-mock"
+
+
+def add_loadtest(commands: Any, parents: list[Any], subparser: Any) -> None:
+    """Register ``sora-async loadtest`` (``parents``: the client flags; output flags are its own)."""
+    parser = subparser(
+        commands,
+        "loadtest",
+        description="Send create requests at a fixed arrival rate (open loop: latency counts from each "
+        "request's intended send time, so a stall shows up) or from N back-to-back workers (closed "
+        "loop), for a duration or a request count, and report throughput, latency percentiles, the "
+        "outcome mix and retries. Without --base-url (or $SORA_BASE_URL) it runs against the embedded "
+        "mock relay, which measures the client itself. Every request is a paid generation on a real relay.",
+        examples="  sora-async loadtest --arrival-rate 50 --duration 20                 # the mock relay\n"
+        "  sora-async loadtest --mode closed --workers 64 --requests 5000 --plot load.png\n"
+        "  sora-async loadtest --base-url https://relay.example --arrival-rate 2 --duration 30 \\\n"
+        "      --json-file load.json",
+        parents=parents,
+    )
+    group = parser.add_argument_group("load")
+    group.add_argument("--mode", choices=("open", "closed"), default="open", help="(default: open)")
+    group.add_argument(
+        "--arrival-rate",
+        type=_positive_float,
+        default=20.0,
+        metavar="PER_S",
+        help="open loop: requests started per second (default: 20)",
+    )
+    group.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=32,
+        metavar="N",
+        help="closed loop: workers sending back to back (default: 32)",
+    )
+    group.add_argument("--duration", type=_positive_float, metavar="S", help="seconds of measured load")
+    group.add_argument("--requests", type=_positive_int, metavar="N", help="measured requests to send")
+    group.add_argument(
+        "--warmup",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="S",
+        help="seconds of load sent first and left out of the report (default: 0)",
+    )
+    group.add_argument("--prompt", default="a fox in snow", help="the prompt of every request")
+    group.add_argument("--json-file", type=Path, metavar="FILE", help="write the report as JSON")
+    group.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE.png",
+        help="draw latency over time and throughput (needs the 'plot' extra: matplotlib)",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument("-v", "--verbose", action="store_true", help="debug log and tracebacks on stderr")
+    output.add_argument("-q", "--quiet", action="store_true", help="no live line, only the report")
+    parser.set_defaults(handler=run_loadtest)
+
+
+def run_loadtest(args: argparse.Namespace, ui: UI) -> int:
+    from ._loadtest import LoadTest, LoadTestOptions
+
+    options = LoadTestOptions(
+        mode=args.mode,
+        rate=args.arrival_rate if args.mode == "open" else None,
+        concurrency=args.workers,
+        duration=args.duration if args.duration or args.requests else 10.0,
+        requests=args.requests,
+        warmup=args.warmup,
+        request=VideoRequest(prompt=args.prompt),
+    )
+    holder: dict[str, Any] = {}
+    try:
+        asyncio.run(_drive(args, ui, options, LoadTest, holder))
+    except KeyboardInterrupt:
+        ui.note("interrupted: reporting what was measured so far")
+    test = holder.get("test")
+    if test is None:
+        return EXIT_FAILED
+    report = test.report()
+    ui.print(report.render_table())
+    if args.json_file:
+        args.json_file.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        ui.note(f"report written to {args.json_file}")
+    if args.plot:
+        from ._loadtest import plot
+
+        ui.note(f"plot written to {plot(report, args.plot)}")
+    return EXIT_OK if report.complete and report.errors == 0 else EXIT_FAILED
+
+
+async def _drive(
+    args: argparse.Namespace, ui: UI, options: Any, load_test: Any, holder: dict[str, Any]
+) -> None:
+    async with _target(args, ui) as base_url:
+        if base_url is not None:
+            args.base_url, args.api_key = base_url, MOCK_KEY
+        # No --rate means no client-side limit here: an adaptive ramp would be measured as latency.
+        async with make_client(args, adaptive=False if args.rate is None else None) as client:
+            test = load_test(client, options, on_tick=None if args.quiet else lambda s: _tick(ui, s))
+            holder["test"] = test
+            await test.run()
+
+
+@contextlib.asynccontextmanager
+async def _target(args: argparse.Namespace, ui: UI) -> AsyncIterator[str | None]:
+    """The relay to drive: the one given, or an embedded mock relay started for the run."""
+    if args.base_url or os.environ.get("SORA_BASE_URL"):
+        yield None
+        return
+    from .mock import MockRelay
+
+    async with MockRelay(queue_time=0.0, run_time=0.0) as relay:
+        ui.note(f"no --base-url: driving the embedded mock relay at {relay.url}")
+        yield relay.url
+
+
+def _tick(ui: UI, snapshot: Any) -> None:
+    phase = " (warm-up)" if snapshot.warming_up else ""
+    ui.note(
+        f"loadtest{phase}: {snapshot.elapsed:5.1f}s sent {snapshot.sent} done {snapshot.done} "
+        f"ok {snapshot.ok} errors {snapshot.errors} in flight {snapshot.in_flight} {snapshot.rate:.0f}/s"
+    )
