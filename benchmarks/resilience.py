@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import attrs
 import tenacity
 from aiolimiter import AsyncLimiter
 
@@ -49,10 +50,13 @@ from benchmarks._common import (
     target,
     write_result,
 )
-from sora_async.mock import MockConfig, MockRelay
+from sora_async.mock import FAULT_KINDS, MockConfig, MockRelay
 
 RATE, BURST, CONCURRENCY, ATTEMPTS = 50, 5, 64, 9
-FAULTS = {"fail_503": 0.05, "drop_before": 0.02, "fail_500_after": 0.02, "drop_after": 0.01}
+FAULTY = MockConfig(
+    fail_503=0.05, drop_before=0.02, fail_500_after=0.02, drop_after=0.01, seed=7, record_tasks=False
+)
+FAULTS = {kind: getattr(FAULTY, kind) for kind in FAULT_KINDS}
 
 Outcomes = dict[str, str]
 """Idempotency key -> "ok", "ambiguous" or "failed": how each submission ended for its caller."""
@@ -121,8 +125,8 @@ async def openai_run(url: str, keys: list[str]) -> Outcomes:
     async def one(key: str) -> None:
         async with gate:
             try:
-                options = {"headers": {"Idempotency-Key": key}}
-                answer = await client.post(CREATE_PATH, body=BODY, cast_to=object, options=options)
+                options: Any = {"headers": {"Idempotency-Key": key}}  # openai's RequestOptions
+                answer: Any = await client.post(CREATE_PATH, body=BODY, cast_to=object, options=options)
                 outcomes[key] = "ok" if answer.get("code") == "success" else "failed"
             except openai.OpenAIError:
                 outcomes[key] = "failed"
@@ -135,11 +139,17 @@ async def openai_run(url: str, keys: list[str]) -> Outcomes:
 
 
 def limit_clients() -> dict[str, Client]:
-    told = sa.RateLimit(RATE, burst=BURST)
+    exact, steady = sa.RateLimit(RATE, burst=BURST), sa.RateLimit(RATE)
+
+    async def told_exact(url: str, keys: list[str]) -> Outcomes:
+        return await sora_async_run(url, keys, rate_limit=exact)
+
+    async def told_steady(url: str, keys: list[str]) -> Outcomes:
+        return await sora_async_run(url, keys, rate_limit=steady)
+
     return {
-        f"sora_async told RateLimit({RATE}, burst={BURST})": lambda u, k: sora_async_run(
-            u, k, rate_limit=told
-        ),
+        f"sora_async told RateLimit({RATE}, burst={BURST})": told_exact,
+        f"sora_async told RateLimit({RATE}) (burst 1)": told_steady,
         "sora_async not told (default)": sora_async_run,
         "hand-rolled aiolimiter+tenacity": hand_rolled,
         "openai-python max_retries=8": openai_run,
@@ -204,7 +214,7 @@ async def run_limit(n: int) -> list[dict[str, Any]]:
 async def run_faults(n: int) -> list[dict[str, Any]]:
     rows = []
     for honour in (True, False):
-        config = MockConfig(**FAULTS, honour_idempotency=honour, seed=7, record_tasks=False)
+        config = attrs.evolve(FAULTY, honour_idempotency=honour)
         for name, client in fault_clients().items():
             row = await measure(name, client, config, n)
             row["relay"] = "honours key" if honour else "ignores key"

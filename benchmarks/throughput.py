@@ -2,16 +2,18 @@
 
 Every client sends the same POST to the same local server (its own process, so the client's CPU is
 what is measured) at the same concurrency, in interleaved rounds (the order rotates every round, so no
-client always runs on a warmer or a noisier machine); the median of each, its client CPU per request
-and its ratios to the raw loop and to openai-python's aiohttp transport are printed and written to
-``benchmarks/results/throughput.json``.
+client always runs on a warmer or a noisier machine). Printed and written to
+``benchmarks/results/throughput.json``: the median req/s and client CPU per request of each, and its
+ratios to the raw loop and to openai-python's aiohttp transport, each the median of the ratios taken
+within one round (paired, so that the machine's drifting load cancels out).
 
 Clients: a raw aiohttp loop (the floor: no safety nets at all), sora_async ``create_video`` with
 everything armed (retry policy, a never-binding rate limit, idempotency keys), sora_async
-``submit_many``, openai-python's ``AsyncOpenAI.post()`` on its default httpx transport and on its
-aiohttp transport, and aiohttp-retry's ``RetryClient``.
+``submit_many``, sora_async ``create_video`` as ``SoraClient()`` comes by default, openai-python's
+``AsyncOpenAI.post()`` on its default httpx transport and on its aiohttp transport, and aiohttp-retry's
+``RetryClient``.
 
-    python -m benchmarks.throughput [--requests 4000] [--rounds 5] [--concurrency 64] [--quick]
+    python -m benchmarks.throughput [--requests 3000] [--rounds 9] [--concurrency 64] [--quick]
 """
 
 from __future__ import annotations
@@ -113,6 +115,16 @@ async def sora_async_create(url: str, n: int, concurrency: int) -> None:
         await run_workers(concurrency, n, one)
 
 
+async def sora_async_defaults(url: str, n: int, concurrency: int) -> None:
+    """The SDK as ``SoraClient(key, base_url=...)`` builds it: whatever the default limiter does."""
+    async with sa.SoraClient(API_KEY, base_url=url, max_concurrency=concurrency) as client:
+
+        async def one() -> None:
+            await client.create_video(REQUEST)
+
+        await run_workers(concurrency, n, one)
+
+
 async def sora_async_submit_many(url: str, n: int, concurrency: int) -> None:
     """The SDK's own bulk path, no client-side rate limit."""
     async with sa.SoraClient(
@@ -162,6 +174,7 @@ RUNNERS: dict[str, Runner] = {
     "raw aiohttp": raw_aiohttp,
     "sora_async create_video": sora_async_create,
     "sora_async submit_many": sora_async_submit_many,
+    "sora_async create_video, defaults": sora_async_defaults,
     "openai-python (httpx)": _openai_runner("httpx"),
     "openai-python (aiohttp)": _openai_runner("aiohttp"),
     "aiohttp-retry": aiohttp_retry,
@@ -202,19 +215,26 @@ def run_rounds(url: str, runners: dict[str, Runner], n: int, rounds: int, concur
     return samples
 
 
+def paired_ratio(runs: list[tuple[float, float]], baseline: list[tuple[float, float]]) -> float:
+    """The median over rounds of (this client's req/s / the baseline's req/s in the same round).
+
+    On a shared machine the load drifts over tens of seconds; a ratio taken within one round cancels
+    that drift, where a ratio of two medians taken over the whole run does not.
+    """
+    return median(mine / theirs for (mine, _), (theirs, _) in zip(runs, baseline, strict=True))
+
+
 def summarise(samples: dict[str, list[tuple[float, float]]]) -> list[dict[str, Any]]:
-    floor = median(r for r, _ in samples[FLOOR])
-    openai_aiohttp = median(r for r, _ in samples[OPENAI_AIOHTTP]) if OPENAI_AIOHTTP in samples else None
     rows = []
     for name, runs in samples.items():
-        rps = median(r for r, _ in runs)
+        openai = samples.get(OPENAI_AIOHTTP)
         rows.append(
             {
                 "client": name,
-                "median_rps": round(rps, 1),
+                "median_rps": round(median(r for r, _ in runs), 1),
                 "cpu_us_per_request": round(median(c for _, c in runs), 1),
-                "vs_raw": round(rps / floor, 3),
-                "vs_openai_aiohttp": round(rps / openai_aiohttp, 2) if openai_aiohttp else None,
+                "vs_raw": round(paired_ratio(runs, samples[FLOOR]), 3),
+                "vs_openai_aiohttp": round(paired_ratio(runs, openai), 2) if openai else None,
                 "runs_rps": [round(r, 1) for r, _ in runs],
             }
         )
@@ -245,13 +265,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=4000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--quick", action="store_true", help="1500 requests x 3 rounds")
+    parser.add_argument("--quick", action="store_true", help="1500 requests x 5 rounds")
     args = parser.parse_args(argv)
     if args.quick:
-        args.requests, args.rounds = 1500, 3
+        args.requests, args.rounds = 1500, 5
 
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.Process(target=serve, args=(child,), daemon=True)
@@ -278,6 +298,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "concurrency": args.concurrency,
         "rows": rows,
         "targets": checks,
+        "default_limiter": repr(sa.SoraClient(API_KEY, base_url="http://127.0.0.1").limiter),
     }
     write_result("throughput", report)
     return report
