@@ -75,6 +75,10 @@ class SubmitItem:
     """A request for ``submit_many`` with its own idempotency key and a tag carried to its result.
 
     Use it to resume work under the keys you recorded, or to join results back to your records.
+
+    >>> item = SubmitItem(VideoRequest(prompt="a fox"), idempotency_key="job-7-row-42", tag=42)
+    >>> item.idempotency_key, item.tag
+    ('job-7-row-42', 42)
     """
 
     request: VideoRequest | Mapping[str, Any]
@@ -84,7 +88,14 @@ class SubmitItem:
 
 @attrs.frozen(kw_only=True)
 class SubmitResult:
-    """The outcome of one item of ``submit_many``: a task id, or the error that stopped it."""
+    """The outcome of one item of ``submit_many``: a task id, or the error that stopped it.
+
+    >>> result = SubmitResult(
+    ...     index=0, request=None, task_id="task_1", error=None, idempotency_key="k-1", attempts=1
+    ... )
+    >>> result.ok
+    True
+    """
 
     index: int
     request: VideoRequest | Mapping[str, Any] | None
@@ -107,6 +118,13 @@ class Submission:
     """The handle ``submit`` returns at once; ``await`` it for the task id, ``cancel()`` to give up.
 
     ``idempotency_key`` is known from the start, so it can be recorded before the request is sent.
+    Awaiting it from a task that is then cancelled cancels the submission too; await
+    ``asyncio.shield(handle)`` to let it finish regardless.
+
+    >>> async def create_in_background(client: SoraClient, request: VideoRequest) -> str:
+    ...     handle = client.submit(request)
+    ...     print("sent under key", handle.idempotency_key)  # known before anything is sent
+    ...     return await handle
     """
 
     __slots__ = ("_state", "_task", "idempotency_key", "request")
@@ -126,6 +144,7 @@ class Submission:
         return self._state.attempts
 
     def done(self) -> bool:
+        """True once the submission has a task id, an error, or was cancelled."""
         return self._task.done()
 
     def cancel(self) -> bool:
@@ -209,6 +228,7 @@ class SoraClient:
 
     @property
     def closed(self) -> bool:
+        """True once ``aclose()`` has run (or the ``async with`` block has ended)."""
         return self._closed
 
     def __repr__(self) -> str:
@@ -329,7 +349,7 @@ class SoraClient:
 
         policy = retry or self.retry
         return await run_with_retries(
-            attempt, policy=policy, state=state, pause=self.limiter.pause, on_retry=self.on_retry
+            attempt, policy=policy, state=state, pause=_no_pause, on_retry=self.on_retry
         )
 
     async def wait_for_task(

@@ -60,13 +60,28 @@ BODY_EXCERPT_LIMIT = 500
 
 
 class SoraError(Exception):
-    """Base class of every error raised by sora_async."""
+    """Base class of every error raised by sora_async: catch it to catch them all.
+
+    >>> import sora_async as sa
+    >>> try:
+    ...     sa.VideoRequest(prompt="a fox", duration=7)
+    ... except sa.SoraError as exc:
+    ...     print(f"{type(exc).__name__}: {exc}")
+    ValidationError: 'duration' must be 5 or 10 (seconds) (got 7)
+    """
 
 
 class ValidationError(SoraError, ValueError):
     """Input that the API would reject, caught before anything is sent.
 
     ``field`` names the offending field (dotted for nested ones, e.g. ``"sdedit.amount"``).
+
+    >>> import sora_async as sa
+    >>> try:
+    ...     sa.VideoRequest(prompt="a fox", sdedit={"amount": 9, "source_generation_id": "gen_1"})
+    ... except sa.ValidationError as exc:
+    ...     print(exc.field, "|", exc.expected, "|", exc.got)
+    sdedit.amount | must be between 1 and 8 | 9
     """
 
     def __init__(self, field: str, expected: str, got: object) -> None:
@@ -77,18 +92,41 @@ class ValidationError(SoraError, ValueError):
 
 
 class ConfigurationError(SoraError):
-    """The client is not set up to make this call (missing key or URL, closed, insecure)."""
+    """The client is not set up to make this call (missing key or URL, closed, insecure).
+
+    >>> import asyncio
+    >>> from sora_async import SoraClient, VideoRequest
+    >>> client = SoraClient(api_key="sk-...", base_url="https://relay.example")
+    >>> asyncio.run(client.aclose())
+    >>> client.submit(VideoRequest(prompt="a fox"))
+    Traceback (most recent call last):
+    ...
+    sora_async._errors.ConfigurationError: this SoraClient is closed; create a new one
+    """
 
 
 class APIError(SoraError):
-    """A call to the relay did not produce a usable successful answer."""
+    """A call to the relay did not produce a usable successful answer.
+
+    ``request_sent`` tells whether the request may have reached the relay, which decides whether
+    repeating a create is safe.
+
+    >>> err = APIConnectionError("could not connect to https://relay.example", request_sent=False)
+    >>> isinstance(err, APIError), err.request_sent
+    (True, False)
+    """
 
     request_sent: bool = True
     """Whether the request may have reached the server (decides whether a retry is safe)."""
 
 
 class APIConnectionError(APIError):
-    """No HTTP answer: the connection failed, was reset or closed early."""
+    """No HTTP answer: the connection failed, was reset or closed early.
+
+    >>> err = APIConnectionError("connection to https://relay.example failed", request_sent=True)
+    >>> err.request_sent  # it may have arrived: for a create, that makes the failure ambiguous
+    True
+    """
 
     def __init__(self, message: str, *, request_sent: bool) -> None:
         super().__init__(message)
@@ -96,11 +134,21 @@ class APIConnectionError(APIError):
 
 
 class APITimeoutError(APIConnectionError):
-    """A connect or read timeout expired before the relay answered."""
+    """A connect or read timeout expired before the relay answered.
+
+    >>> err = APITimeoutError("timed out connecting to https://relay.example", request_sent=False)
+    >>> isinstance(err, APIConnectionError), err.request_sent
+    (True, False)
+    """
 
 
 class APIResponseValidationError(APIError):
-    """The relay answered, but the body was not the envelope we expected."""
+    """The relay answered, but the body was not the envelope we expected.
+
+    >>> err = APIResponseValidationError("not the JSON envelope", status_code=200, body="<html>...")
+    >>> err.status_code, err.body
+    (200, '<html>...')
+    """
 
     def __init__(self, message: str, *, status_code: int, body: str = "") -> None:
         super().__init__(message)
@@ -114,6 +162,10 @@ class APIStatusError(APIError):
     Carries what the relay said: ``status_code``, ``code``, ``message``, ``request_id`` (from
     ``x-request-id`` / ``request-id``), ``body`` (truncated) and ``retry_after`` (seconds the
     relay asked us to wait, if it said).
+
+    >>> err = APIStatusError(status_code=418, code="teapot", message="short and stout", request_id="r-1")
+    >>> str(err)
+    'HTTP 418 teapot: short and stout (request id r-1)'
     """
 
     def __init__(
@@ -150,27 +202,52 @@ class APIStatusError(APIError):
 
 
 class BadRequestError(APIStatusError):
-    """400 / 422: the relay rejected the request body."""
+    """400 / 422: the relay rejected the request body.
+
+    >>> status_error_class(400, "invalid_request") is BadRequestError
+    True
+    """
 
 
 class AuthenticationError(APIStatusError):
-    """401: the API key is missing or wrong."""
+    """401: the API key is missing or wrong.
+
+    >>> status_error_class(401, "invalid_api_key") is AuthenticationError
+    True
+    """
 
 
 class PermissionDeniedError(APIStatusError):
-    """403: the key may not do this, or a CDN challenge page stood in the way."""
+    """403: the key may not do this, or a CDN challenge page stood in the way.
+
+    >>> status_error_class(403, None) is PermissionDeniedError
+    True
+    """
 
 
 class NotFoundError(APIStatusError):
-    """404, or a 400 whose code is ``task_not_exist``: no such task."""
+    """404, or a 400 whose code is ``task_not_exist``: no such task.
+
+    >>> status_error_class(400, "task_not_exist") is NotFoundError
+    True
+    """
 
 
 class RateLimitError(APIStatusError):
-    """429: the key's rate limit was exceeded."""
+    """429: the key's rate limit was exceeded. ``retry_after`` is the wait the relay asked for, if any.
+
+    >>> err = RateLimitError(status_code=429, code="rate_limit_exceeded", message="", retry_after=2.0)
+    >>> err.retry_after
+    2.0
+    """
 
 
 class ServerError(APIStatusError):
-    """5xx: the relay or its upstream failed."""
+    """5xx: the relay or its upstream failed.
+
+    >>> status_error_class(502, None) is ServerError
+    True
+    """
 
 
 _BY_STATUS: dict[int, type[APIStatusError]] = {
@@ -201,6 +278,11 @@ class AmbiguousSubmissionError(SoraError):
     answer arrived. sora_async does not retry these blindly (that could pay twice). Retry them yourself
     with the same ``idempotency_key`` against a relay that honours it, or pass
     ``RetryPolicy(retry_ambiguous=True)``.
+
+    >>> cause = ServerError(status_code=502, code=None, message="bad gateway")
+    >>> err = AmbiguousSubmissionError("key-123", cause, attempts=1)
+    >>> err.idempotency_key, err.cause.status_code
+    ('key-123', 502)
     """
 
     def __init__(self, idempotency_key: str, cause: BaseException, *, attempts: int = 1) -> None:
@@ -214,7 +296,13 @@ class AmbiguousSubmissionError(SoraError):
 
 
 class TaskFailedError(SoraError):
-    """The task finished with status FAILURE; ``task.fail_reason`` says why."""
+    """The task finished with status FAILURE; ``task.fail_reason`` says why.
+
+    >>> from sora_async import TaskStatus, VideoTask
+    >>> task = VideoTask(task_id="task_1", status=TaskStatus.FAILURE, fail_reason="content policy")
+    >>> str(TaskFailedError(task))
+    'task task_1 failed: content policy'
+    """
 
     def __init__(self, task: VideoTask) -> None:
         self.task = task
@@ -224,7 +312,14 @@ class TaskFailedError(SoraError):
 
 
 class TaskTimeoutError(SoraError, TimeoutError):
-    """``wait_for_task`` gave up before the task finished; ``last_task`` is what it last saw."""
+    """``wait_for_task`` gave up before the task finished; ``last_task`` is what it last saw.
+
+    The task itself keeps running: wait for it again later.
+
+    >>> err = TaskTimeoutError("task_1", 600.0, None)
+    >>> isinstance(err, TimeoutError), str(err)
+    (True, 'task task_1 not finished after waiting 600.0s (last status unknown)')
+    """
 
     def __init__(self, task_id: str, waited: float, last_task: VideoTask | None) -> None:
         self.task_id = task_id
@@ -243,6 +338,10 @@ class RateLimiterUnavailableError(SoraError):
     """The Redis behind a ``RedisRateLimiter`` could not be reached and no fallback was configured.
 
     ``address`` is Redis's host:port (or socket path); it never includes a password.
+
+    >>> err = RateLimiterUnavailableError("cache.internal:6379", ConnectionError("refused"))
+    >>> err.address
+    'cache.internal:6379'
     """
 
     def __init__(self, address: str, cause: BaseException) -> None:

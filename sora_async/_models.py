@@ -44,7 +44,11 @@ _N_FRAMES = tuple(_DURATIONS.values())
 
 
 class Operation(str, enum.Enum):
-    """What the generation does with its inputs."""
+    """What the generation does with its inputs. Requests accept the member or its value.
+
+    >>> VideoRequest(prompt="a fox", operation="remix").operation
+    <Operation.REMIX: 'remix'>
+    """
 
     SIMPLE_COMPOSE = "simple_compose"
     STORYBOARD = "storyboard"
@@ -53,31 +57,51 @@ class Operation(str, enum.Enum):
 
 
 class Model(str, enum.Enum):
-    """The generation model."""
+    """The generation model.
+
+    >>> Model("turbo") is Model.TURBO
+    True
+    """
 
     TURBO = "turbo"
 
 
 class Style(str, enum.Enum):
-    """The visual style."""
+    """The visual style.
+
+    >>> VideoRequest(prompt="a fox", style=Style.NATURAL).style.value
+    'natural'
+    """
 
     NATURAL = "natural"
 
 
 class GenerationType(str, enum.Enum):
-    """The kind of generation (the wire field ``type``)."""
+    """The kind of generation (the wire field ``type``).
+
+    >>> VideoRequest(prompt="a fox", type="video_gen").type
+    <GenerationType.VIDEO_GEN: 'video_gen'>
+    """
 
     VIDEO_GEN = "video_gen"
 
 
 class InpaintType(str, enum.Enum):
-    """The kind of an inpaint item."""
+    """The kind of an inpaint item.
+
+    >>> InpaintType("image") is InpaintType.IMAGE
+    True
+    """
 
     IMAGE = "image"
 
 
 class TaskStatus(str, enum.Enum):
-    """Where a task is. ``UNKNOWN`` stands for a status this SDK does not know yet."""
+    """Where a task is. ``UNKNOWN`` stands for a status this SDK does not know yet.
+
+    >>> TaskStatus("IN_PROGRESS").is_finished, TaskStatus.SUCCESS.is_finished
+    (False, True)
+    """
 
     NOT_START = "NOT_START"
     IN_PROGRESS = "IN_PROGRESS"
@@ -238,7 +262,16 @@ def _positive_number(field: str, value: object, *, low: float, high: float | Non
 
 @attrs.frozen(kw_only=True)
 class Action:
-    """A timed beat of the video: at ``time`` seconds, ``description`` happens."""
+    """A timed beat of the video: at ``time`` seconds, ``description`` happens.
+
+    >>> tips_over = Action(time=2.5, description="the boat tips over")
+    >>> VideoRequest(prompt="a paper boat", duration=5, actions=[tips_over]).actions
+    (Action(time=2.5, description='the boat tips over'),)
+    >>> VideoRequest(prompt="a boat", duration=5, actions=[{"time": 7, "description": "it sinks"}])
+    Traceback (most recent call last):
+    ...
+    sora_async._errors.ValidationError: 'actions[0].time' must be within the video's 5 s ... (got 7)
+    """
 
     time: float
     description: str
@@ -258,6 +291,10 @@ class InpaintItem:
     """An image (or clip) placed at a frame of the video.
 
     ``preset_id`` and ``generation_id`` are sent as explicit ``null`` unless set, as the API types them.
+
+    >>> item = InpaintItem(type="image", url="https://cdn.example/first-frame.png", frame_index=0)
+    >>> VideoRequest(inpaint_items=[item]).inpaint_items[0].type
+    <InpaintType.IMAGE: 'image'>
     """
 
     type: InpaintType | None = attrs.field(default=None, converter=_to_inpaint_type)
@@ -284,6 +321,10 @@ class SDEdit:
     """A stochastic diffusion edit of an earlier generation.
 
     ``source_upload_media_id`` is required by the API but may be null; it is always sent.
+
+    >>> edit = SDEdit(amount=4, source_generation_id="gen_01jhjnz5")
+    >>> VideoRequest(prompt="the same fox, at night", sdedit=edit).sdedit.amount
+    4
     """
 
     amount: float
@@ -462,6 +503,11 @@ class VideoTask:
     """What ``get_task`` knows about a task. ``raw`` keeps the relay's whole answer, unknown fields too.
 
     ``progress`` is a number from 0 to 100 (the relay's ``"42%"``), or None when the relay gave none.
+
+    >>> answer = {"status": "SUCCESS", "progress": "100%", "data": {"generations": [{"url": "https://cdn.example/v.mp4"}]}}
+    >>> task = VideoTask.from_api("task_1", answer)
+    >>> task.status, task.progress, task.video_urls
+    (<TaskStatus.SUCCESS: 'SUCCESS'>, 100.0, ('https://cdn.example/v.mp4',))
     """
 
     task_id: str

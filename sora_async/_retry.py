@@ -118,7 +118,13 @@ def classify(exc: BaseException, *, creates: bool) -> Verdict:
 
 @attrs.frozen(kw_only=True)
 class RetryEvent:
-    """Passed to ``on_retry`` before each wait: what failed, which attempt, how long we wait."""
+    """Passed to ``on_retry`` before each wait: what failed, which attempt, how long we wait.
+
+    >>> def log_retry(event: RetryEvent) -> None:  # SoraClient(on_retry=log_retry)
+    ...     print(f"{event.operation} attempt {event.attempt} failed; next in {event.wait:.1f}s")
+    >>> log_retry(RetryEvent(operation="create_video", attempt=1, wait=0.5, cause=TimeoutError()))
+    create_video attempt 1 failed; next in 0.5s
+    """
 
     operation: str
     attempt: int
