@@ -140,7 +140,9 @@ class TokenBucket:
         capacity = rate_limit.burst + slack
         self._bucket = AsyncLimiter(capacity, capacity / rate_limit.per_second)
         self._pause = _PauseWindow()
-        self._cold_restart = False
+        # Start cold too: the first burst would go out on new connections whose set-up delays it, so
+        # the relay would see it late and the next start early; one interval apart is safe from the start.
+        self._cold_restart = rate_limit.burst > 1
 
     async def acquire(self) -> None:
         while True:
