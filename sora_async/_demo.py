@@ -386,8 +386,8 @@ def _explanation(
     files = "kept in " + str(plan.input_path.parent) if kept else "deleted now; pass --keep DIR to keep them"
     facts = [
         f"the relay saw {stats.create_requests} create requests for {stats.accepted} tasks: the client kept "
-        f"to the key's {DEMO_RATE.per_second:g} req/s, so only {stats.rate_limited} got a 429 (each paused "
-        f"the whole client for its Retry-After), and {before + after} had faults injected",
+        f"to the key's {DEMO_RATE.per_second:g} req/s, so {_throttled(stats.rate_limited)}, and "
+        f"{before + after} had faults injected",
         f"the client retried {retries} times: {before} faults struck before a task existed (safe to retry) "
         f"and {after} after one did, where the same idempotency key got the original task back; tasks "
         f"created twice: {len(stats.duplicates)}",
@@ -405,3 +405,10 @@ def _explanation(
         "  sora-async batch your.jsonl --out results.jsonl --base-url https://your.relay --rate 10 --burst 5",
         "  sora-async mock-server --port 8000 --rate 5 --fail-503 0.1    # a relay to experiment against",
     ]
+
+
+def _throttled(count: int) -> str:
+    """How many 429s the relay sent, said plainly (none is the usual answer)."""
+    if count == 0:
+        return "none got a 429"
+    return f"only {count} got a 429 (each paused the whole client for its Retry-After)"

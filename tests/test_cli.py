@@ -900,3 +900,15 @@ def test_loadtest_reports_errors_with_exit_1(capsys: pytest.CaptureFixture[str],
         relay.configure(api_key=None)
     assert result.code == cli.EXIT_FAILED
     assert "other" in result.out or "errors" in result.out
+
+
+def test_merge_prints_a_readable_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Without --json: counts, the gaps by line, and what to do about them."""
+    shard = tmp_path / "r0.jsonl"
+    shard.write_text(
+        '{"custom_id": "1", "line": 1, "task_id": "t1"}\n{"custom_id": "3", "line": 3, "task_id": "t3"}\n'
+    )
+    result = run(capsys, "merge", str(shard), "--out", str(tmp_path / "all.jsonl"))
+    assert result.code == cli.EXIT_FAILED
+    assert "gaps: 1 (lines 2)" in result.out
+    assert "re-run the shard" in result.err
