@@ -14,7 +14,6 @@ import re
 import runpy
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from sora_async import _console, _demo, cli
 from sora_async._batch import BatchProgress, BatchSummary
 from sora_async._demo import MIN_COUNT, demo_records
 from sora_async.mock import MockConfig, MockRelay, RelayStats
+from tests.relay_thread import relay_in_thread as _relay_in_thread
 from tests.test_redis import RedisServer
 
 KEY = "sk-DISTINCTIVE-cli-key-9f3a"
@@ -37,21 +37,9 @@ POLL = ["--poll-interval", "0.05"]
 SUBCOMMANDS = [name for name, _ in cli.COMMANDS]
 
 
-@contextlib.contextmanager
-def running_relay(**overrides: Any) -> Iterator[MockRelay]:
+def running_relay(**overrides: Any) -> contextlib.AbstractContextManager[MockRelay]:
     """A MockRelay serving from its own event loop in a thread, stopped cleanly afterwards."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="mock-relay", daemon=True)
-    thread.start()
-    relay = MockRelay(**{"api_key": KEY, **FAST, **overrides})
-    try:
-        asyncio.run_coroutine_threadsafe(relay.start(), loop).result(timeout=5)
-        yield relay
-    finally:
-        asyncio.run_coroutine_threadsafe(relay.stop(), loop).result(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()
+    return _relay_in_thread(**{"api_key": KEY, **FAST, **overrides})
 
 
 @pytest.fixture

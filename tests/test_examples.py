@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 import sora_async as sa
 from examples import aiohttp_app, batch_submit, wait_for_videos
 from sora_async.mock import MockRelay
+from tests.relay_thread import relay_in_thread as _relay_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-examples-test-key"
@@ -33,21 +33,9 @@ FAST: dict[str, Any] = {"api_key": KEY, "queue_time": 0.01, "run_time": 0.05, "s
 TASK_LINE = re.compile(r"^line (\d+): (task_\w+)$", re.MULTILINE)
 
 
-@contextlib.contextmanager
-def relay_in_thread(**overrides: Any) -> Iterator[MockRelay]:
+def relay_in_thread(**overrides: Any) -> contextlib.AbstractContextManager[MockRelay]:
     """A MockRelay serving from its own event loop in a thread, for code that calls ``asyncio.run``."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="mock-relay", daemon=True)
-    thread.start()
-    relay = MockRelay(**{**FAST, **overrides})
-    try:
-        asyncio.run_coroutine_threadsafe(relay.start(), loop).result(timeout=5)
-        yield relay
-    finally:
-        asyncio.run_coroutine_threadsafe(relay.stop(), loop).result(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()
+    return _relay_in_thread(**{**FAST, **overrides})
 
 
 @pytest.fixture
