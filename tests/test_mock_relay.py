@@ -21,6 +21,7 @@ from multidict import CIMultiDictProxy
 from sora_async.mock import FAULT_KINDS, MockConfig, MockRelay
 from sora_async.mock._faults import FaultPicker
 from sora_async.mock._ratelimit import GcraLimiter
+from tests.test_serde import SEED_EXAMPLE  # the seed document's example body, shared
 
 CREATE = "/sora/v1/videos"
 TASK_ID = re.compile(r"task_[0-9a-hjkmnp-tv-z]{26}")
@@ -164,31 +165,6 @@ async def test_unrecorded_tasks_can_be_created_but_not_queried() -> None:
 
 # ----------------------------------------------------------------------------------- validation
 
-SEED_EXAMPLE = {
-    "actions": [{"time": 0, "description": "string"}],
-    "inpaint_items": [
-        {
-            "type": "image",
-            "url": "string",
-            "frame_index": 0,
-            "preset_id": None,
-            "generation_id": None,
-            "upload_media_id": "string",
-            "source_start_frame": 0,
-            "source_end_frame": 0,
-        }
-    ],
-    "type": "video_gen",
-    "style": "natural",
-    "prompt": "string",
-    "width": 854,
-    "height": 480,
-    "n_frames": 150,
-    "n_variants": 1,
-    "sdedit": {"amount": 1, "source_generation_id": "string", "source_upload_media_id": "string"},
-    "operation": "simple_compose",
-    "model": "turbo",
-}
 SDEDIT = {"amount": 8, "source_generation_id": "gen_1", "source_upload_media_id": None}
 
 
