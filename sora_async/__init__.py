@@ -28,7 +28,9 @@ from ._errors import (
     SoraError,
     TaskFailedError,
     TaskTimeoutError,
+    UnexpectedError,
     ValidationError,
+    Verdict,
 )
 from ._limits import Limiter, RateLimit
 from ._models import (
@@ -92,7 +94,9 @@ __all__ = [
     "TaskFailedError",
     "TaskStatus",
     "TaskTimeoutError",
+    "UnexpectedError",
     "ValidationError",
+    "Verdict",
     "VideoRequest",
     "VideoTask",
     "__version__",

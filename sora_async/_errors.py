@@ -4,7 +4,7 @@ Catch ``SoraError`` to catch everything; catch a leaf to handle one situation::
 
     SoraError
     ├── ValidationError (also ValueError)   bad input, raised before any network I/O
-    ├── ConfigurationError                  missing key / base URL, insecure http, closed client
+    ├── ConfigurationError                  no key / base URL, insecure http, closed client, wrong route
     ├── APIError                            something went wrong talking to the relay
     │   ├── APIConnectionError              no usable HTTP answer (connect failed, connection dropped)
     │   │   └── APITimeoutError             ... because a timeout expired
@@ -19,7 +19,17 @@ Catch ``SoraError`` to catch everything; catch a leaf to handle one situation::
     ├── AmbiguousSubmissionError            a create that may or may not have made a task
     ├── TaskFailedError                     the task finished with status FAILURE
     ├── TaskTimeoutError (also TimeoutError) wait_for_task ran out of time
+    ├── UnexpectedError                     anything else went wrong; ``cause`` is the original
     └── RateLimiterUnavailableError         the fleet's Redis cannot be reached
+
+Every exception says what to do about it, so that nothing downstream decides again:
+
+* ``verdict`` (``Verdict.RETRY`` / ``AMBIGUOUS`` / ``FATAL``): may the same call be repeated, may the
+  relay have acted on it (a create: maybe paid for), or would repeating it get the same answer;
+* ``affects_all_requests``: every further request of this client would fail the same way (a wrong
+  key, no permission, a wrong base URL, no channel for the model), so a batch should stop.
+
+For answers from the relay, both come from the one table in ``_error_table``.
 
 No exception text ever contains the API key: messages are built from status, code and the relay's
 message only, and bodies are truncated copies of what the relay sent back.
@@ -27,6 +37,7 @@ message only, and bodies are truncated copies of what the relay sent back.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +62,29 @@ __all__ = [
     "SoraError",
     "TaskFailedError",
     "TaskTimeoutError",
+    "UnexpectedError",
     "ValidationError",
+    "Verdict",
     "status_error_class",
 ]
 
 BODY_EXCERPT_LIMIT = 500
 """How much of a response body an exception keeps: enough to debug, never a whole HTML page."""
+
+
+class Verdict(str, enum.Enum):
+    """What a failure means for the call that met it: the answer to "may I try again?".
+
+    >>> Verdict.AMBIGUOUS.value
+    'ambiguous'
+    """
+
+    RETRY = "retry"
+    """The relay cannot have acted on it (or the call is free and idempotent): safe to repeat."""
+    AMBIGUOUS = "ambiguous"
+    """A create the relay may have carried out: repeating it may pay twice."""
+    FATAL = "fatal"
+    """Repeating the call would get the same answer."""
 
 
 class SoraError(Exception):
@@ -66,9 +94,18 @@ class SoraError(Exception):
     >>> try:
     ...     sa.VideoRequest(prompt="a fox", duration=7)
     ... except sa.SoraError as exc:
-    ...     print(f"{type(exc).__name__}: {exc}")
-    ValidationError: 'duration' must be 5 or 10 (seconds) (got 7)
+    ...     print(f"{type(exc).__name__}: {exc} [{exc.verdict.value}]")
+    ValidationError: 'duration' must be 5 or 10 (seconds) (got 7) [fatal]
     """
+
+    verdict: Verdict = Verdict.FATAL
+    """May the call be repeated (``RETRY``), may it have been carried out (``AMBIGUOUS``), or not."""
+    affects_all_requests: bool = False
+    """True when every further request of the client would fail the same way: stop, fix, re-run."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by state, not by constructor arguments (most take keyword-only arguments)."""
+        return (_restore, (type(self), self.args, self.__dict__))
 
 
 class ValidationError(SoraError, ValueError):
@@ -104,6 +141,8 @@ class ConfigurationError(SoraError):
     sora_async._errors.ConfigurationError: this SoraClient is closed; create a new one
     """
 
+    affects_all_requests = True
+
 
 class APIError(SoraError):
     """A call to the relay did not produce a usable successful answer.
@@ -128,9 +167,10 @@ class APIConnectionError(APIError):
     True
     """
 
-    def __init__(self, message: str, *, request_sent: bool) -> None:
+    def __init__(self, message: str, *, request_sent: bool, verdict: Verdict | None = None) -> None:
         super().__init__(message)
         self.request_sent = request_sent
+        self.verdict = verdict or (Verdict.AMBIGUOUS if request_sent else Verdict.RETRY)
 
 
 class APITimeoutError(APIConnectionError):
@@ -150,10 +190,16 @@ class APIResponseValidationError(APIError):
     (200, '<html>...')
     """
 
-    def __init__(self, message: str, *, status_code: int, body: str = "") -> None:
+    verdict = Verdict.AMBIGUOUS
+
+    def __init__(
+        self, message: str, *, status_code: int, body: str = "", verdict: Verdict | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.body = _excerpt(body)
+        if verdict is not None:
+            self.verdict = verdict
 
 
 class APIStatusError(APIError):
@@ -178,6 +224,8 @@ class APIStatusError(APIError):
         body: str = "",
         retry_after: float | None = None,
         headers: Mapping[str, str] | None = None,
+        verdict: Verdict | None = None,
+        affects_all_requests: bool | None = None,
     ) -> None:
         self.status_code = status_code
         self.code = code
@@ -186,6 +234,14 @@ class APIStatusError(APIError):
         self.body = _excerpt(body)
         self.retry_after = retry_after
         self.headers = dict(headers or {})
+        if verdict is None or affects_all_requests is None:
+            from ._error_table import kind_of  # the table imports this module
+
+            kind = kind_of(status_code, code, creates=True)
+            verdict = verdict or kind.verdict(creates=True)
+            affects_all_requests = kind.affects_all if affects_all_requests is None else affects_all_requests
+        self.verdict = verdict
+        self.affects_all_requests = affects_all_requests
         super().__init__(self._one_line())
 
     def _one_line(self) -> str:
@@ -250,25 +306,11 @@ class ServerError(APIStatusError):
     """
 
 
-_BY_STATUS: dict[int, type[APIStatusError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    422: BadRequestError,
-    429: RateLimitError,
-}
-
-
 def status_error_class(status_code: int, code: str | None) -> type[APIStatusError]:
-    """Pick the exception class for an HTTP status and envelope code."""
-    if code == "task_not_exist":
-        return NotFoundError
-    if status_code in _BY_STATUS:
-        return _BY_STATUS[status_code]
-    if status_code >= 500:
-        return ServerError
-    return APIStatusError
+    """The exception class for an HTTP status and relay code (read from the one table)."""
+    from ._error_table import kind_of
+
+    return kind_of(status_code, code, creates=True).cls
 
 
 class AmbiguousSubmissionError(SoraError):
@@ -284,6 +326,8 @@ class AmbiguousSubmissionError(SoraError):
     >>> err.idempotency_key, err.cause.status_code
     ('key-123', 502)
     """
+
+    verdict = Verdict.AMBIGUOUS
 
     def __init__(self, idempotency_key: str, cause: BaseException, *, attempts: int = 1) -> None:
         self.idempotency_key = idempotency_key
@@ -321,6 +365,8 @@ class TaskTimeoutError(SoraError, TimeoutError):
     (True, 'task task_1 not finished after waiting 600.0s (last status unknown)')
     """
 
+    verdict = Verdict.RETRY
+
     def __init__(self, task_id: str, waited: float, last_task: VideoTask | None) -> None:
         self.task_id = task_id
         self.waited = waited
@@ -344,6 +390,8 @@ class RateLimiterUnavailableError(SoraError):
     'cache.internal:6379'
     """
 
+    affects_all_requests = True
+
     def __init__(self, address: str, cause: BaseException) -> None:
         self.address = address
         self.cause = cause
@@ -352,6 +400,34 @@ class RateLimiterUnavailableError(SoraError):
             "start Redis or fix the URL, or pass fallback='local' with expected_fleet_size=N to keep "
             "going at 1/N of the rate until it returns"
         )
+
+
+class UnexpectedError(SoraError):
+    """Something the client did not foresee went wrong with one call; ``cause`` is what was raised.
+
+    Raised instead of a raw exception so that every call ends in a ``SoraError`` and a batch or a
+    stream records it against its item. A bug report should quote ``cause``.
+
+    >>> err = UnexpectedError(KeyError("x"), during="create_video")
+    >>> str(err), err.verdict.value
+    ("unexpected KeyError during create_video: 'x'", 'fatal')
+    """
+
+    def __init__(self, cause: BaseException, *, during: str) -> None:
+        self.cause = cause
+        self.during = during
+        detail = str(cause)
+        suffix = f": {detail}" if detail else ""
+        super().__init__(f"unexpected {type(cause).__name__} during {during}{suffix}")
+        self.__cause__ = cause
+
+
+def _restore(cls: type[SoraError], args: tuple[Any, ...], state: dict[str, Any]) -> SoraError:
+    """Rebuild a pickled exception from its state without calling its constructor."""
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 def _excerpt(body: str) -> str:

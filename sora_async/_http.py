@@ -20,32 +20,17 @@ from typing import Any
 import aiohttp
 import yarl
 
+from ._error_table import kind_of
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    NotFoundError,
-    RateLimitError,
-    ServerError,
-    status_error_class,
 )
 
 __all__ = ["parse_response", "parse_retry_after", "send"]
 
 _SUCCESS = "success"
-
-# Relays sometimes send an error code with HTTP 200; the code alone then says what kind of error it is.
-_CLASS_BY_CODE: dict[str, type[APIStatusError]] = {
-    "invalid_request": BadRequestError,
-    "invalid_api_key": AuthenticationError,
-    "task_not_exist": NotFoundError,
-    "rate_limit_exceeded": RateLimitError,
-    "do_request_failed": ServerError,
-    "get_task_failed": ServerError,
-}
 
 # aiohttp >= 3.10 tells a connect timeout (nothing sent) from a read timeout (maybe sent).
 _CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
@@ -116,9 +101,8 @@ def _status_error(
     status: int, headers: Mapping[str, str], text: str, payload: Any, secret: str | None = None
 ) -> APIStatusError:
     code, message = _code_and_message(payload, text)
-    cls = _CLASS_BY_CODE.get(code or "") if status < 300 or code == "rate_limit_exceeded" else None
-    cls = cls or status_error_class(status, code)
-    return cls(
+    kind = kind_of(status, code, creates=True)
+    return kind.cls(
         status_code=status,
         code=code,
         message=_redact(message, secret),
@@ -126,6 +110,8 @@ def _status_error(
         body=_redact(text, secret),
         retry_after=parse_retry_after(headers),
         headers={k: v for k, v in headers.items() if k.lower() != "set-cookie"},
+        verdict=kind.verdict(creates=True),
+        affects_all_requests=kind.affects_all,
     )
 
 

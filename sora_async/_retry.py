@@ -21,7 +21,6 @@ request that succeeds pays for one ``try``.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -30,24 +29,13 @@ from typing import Any, NoReturn, TypeVar
 import attrs
 import tenacity
 
-from ._errors import (
-    AmbiguousSubmissionError,
-    APIConnectionError,
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    RateLimitError,
-    ValidationError,
-)
+from ._errors import AmbiguousSubmissionError, APIError, SoraError, ValidationError, Verdict
 
 __all__ = ["CallState", "RetryEvent", "RetryPolicy", "Verdict", "classify", "run_with_retries"]
 
 logger = logging.getLogger("sora_async")
 
 T = TypeVar("T")
-
-# Statuses the server sends before doing any work: always safe to repeat.
-SAFE_STATUSES = frozenset({408, 425, 429, 503, 521, 522, 523})
 
 
 def _number_at_least(field: str, low: float) -> Callable[[Any, Any, Any], None]:
@@ -90,30 +78,12 @@ class RetryPolicy:
         return random.uniform(0, ceiling)
 
 
-class Verdict(enum.Enum):
-    RETRY = "retry"
-    AMBIGUOUS = "ambiguous"
-    FATAL = "fatal"
-
-
 def classify(exc: BaseException, *, creates: bool) -> Verdict:
-    """Decide whether a failure may be retried; ``creates`` says whether the call would create a task."""
-    maybe_acted = Verdict.AMBIGUOUS if creates else Verdict.RETRY
-    if isinstance(exc, RateLimitError):
+    """The verdict the exception carries; a query cannot be ambiguous (it is free and idempotent)."""
+    verdict = exc.verdict if isinstance(exc, SoraError) else Verdict.FATAL
+    if verdict is Verdict.AMBIGUOUS and not creates:
         return Verdict.RETRY
-    if isinstance(exc, APIStatusError):
-        if exc.status_code in SAFE_STATUSES:
-            return Verdict.RETRY
-        return (
-            maybe_acted
-            if exc.status_code >= 500 or exc.code in ("do_request_failed", "get_task_failed")
-            else (Verdict.FATAL)
-        )
-    if isinstance(exc, APIConnectionError):
-        return maybe_acted if exc.request_sent else Verdict.RETRY
-    if isinstance(exc, APIResponseValidationError):
-        return maybe_acted
-    return Verdict.FATAL
+    return verdict
 
 
 @attrs.frozen(kw_only=True)

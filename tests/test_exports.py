@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import pickle
 import re
 
 import pytest
@@ -49,7 +50,9 @@ EXPECTED_ALL = [
     "TaskFailedError",
     "TaskStatus",
     "TaskTimeoutError",
+    "UnexpectedError",
     "ValidationError",
+    "Verdict",
     "VideoRequest",
     "VideoTask",
     "__version__",
@@ -74,6 +77,7 @@ TREE: list[tuple[type[BaseException], tuple[type[BaseException], ...]]] = [
     (sora_async.AmbiguousSubmissionError, (sora_async.SoraError,)),
     (sora_async.TaskFailedError, (sora_async.SoraError,)),
     (sora_async.TaskTimeoutError, (sora_async.SoraError, TimeoutError)),
+    (sora_async.UnexpectedError, (sora_async.SoraError,)),
     (sora_async.RateLimiterUnavailableError, (sora_async.SoraError,)),
 ]
 
@@ -136,7 +140,11 @@ def test_version_matches_the_installed_distribution() -> None:
 
 def test_errors_module_all_matches_its_classes() -> None:
     """``_errors.__all__`` names every exception class of the tree (plus the class picker)."""
-    exported = {name for name in _errors.__all__ if isinstance(getattr(_errors, name), type)}
+    exported = {
+        name
+        for name in _errors.__all__
+        if isinstance(obj := getattr(_errors, name), type) and issubclass(obj, BaseException)
+    }
     assert exported == {cls.__name__ for cls, _ in TREE}
     assert "status_error_class" in _errors.__all__
 
@@ -235,3 +243,52 @@ def test_ambiguous_submission_error_names_key_cause_and_attempts() -> None:
     assert "key-123" in str(exc)
     assert "APITimeoutError: timed out waiting" in str(exc)
     assert "after 3 attempt(s)" in str(exc)
+
+
+def _every_exception() -> list[BaseException]:
+    """One instance of every exception class of the tree, built the way the SDK builds them."""
+    task = sora_async.VideoTask(task_id="task_1", status=sora_async.TaskStatus.FAILURE, fail_reason="x")
+    status = sora_async.ServerError(status_code=502, code="bad", message="m", request_id="r", body="b")
+    return [
+        sora_async.SoraError("plain"),
+        sora_async.ValidationError("width", "must be one of 1, 2", 3),
+        sora_async.ConfigurationError("no key"),
+        sora_async.APIError("x"),
+        sora_async.APIConnectionError("down", request_sent=False),
+        sora_async.APITimeoutError("slow", request_sent=True),
+        sora_async.APIResponseValidationError("odd", status_code=200, body="<html>"),
+        sora_async.APIStatusError(status_code=418, code="teapot", message="m"),
+        sora_async.BadRequestError(status_code=400, code=None, message="m"),
+        sora_async.AuthenticationError(status_code=401, code=None, message="m"),
+        sora_async.PermissionDeniedError(status_code=403, code=None, message="m"),
+        sora_async.NotFoundError(status_code=404, code=None, message="m"),
+        sora_async.RateLimitError(status_code=429, code=None, message="m", retry_after=1.5),
+        status,
+        sora_async.AmbiguousSubmissionError("key-1", status, attempts=2),
+        sora_async.TaskFailedError(task),
+        sora_async.TaskTimeoutError("task_1", 3.0, task),
+        sora_async.UnexpectedError(KeyError("k"), during="create_video"),
+        sora_async.RateLimiterUnavailableError("localhost:6379", ConnectionError("refused")),
+    ]
+
+
+def test_every_exception_class_has_an_instance_below() -> None:
+    """The pickling test covers the whole tree."""
+    assert {type(exc) for exc in _every_exception()} == {cls for cls, _ in TREE}
+
+
+@pytest.mark.parametrize("exc", _every_exception(), ids=lambda exc: type(exc).__name__)
+def test_every_exception_pickles_with_its_attributes(exc: BaseException) -> None:
+    """An exception survives pickling (a process pool, a task queue) with its message and attributes."""
+    copy = pickle.loads(pickle.dumps(exc))
+    assert type(copy) is type(exc)
+    assert str(copy) == str(exc)
+    assert {k: repr(v) for k, v in vars(copy).items()} == {k: repr(v) for k, v in vars(exc).items()}
+
+
+@pytest.mark.parametrize("exc", _every_exception(), ids=lambda exc: type(exc).__name__)
+def test_every_exception_carries_a_verdict(exc: BaseException) -> None:
+    """Every SDK error says whether to retry, so nothing downstream decides again."""
+    assert isinstance(exc, sora_async.SoraError)
+    assert isinstance(exc.verdict, sora_async.Verdict)
+    assert isinstance(exc.affects_all_requests, bool)
