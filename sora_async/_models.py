@@ -1,5 +1,7 @@
 """The request and answer models of the Sora relay API, validated when they are built.
 
+The task answer (``TaskStatus``, ``VideoTask``) lives in ``_task`` and is re-exported here.
+
 A ``VideoRequest`` that exists is one the relay will accept: every rule of API.md is checked in the
 constructor and a broken one raises ``ValidationError`` naming the field, what is allowed and what was
 got. That way a bad line in a batch fails before it costs a request, and never after.
@@ -13,12 +15,12 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import attrs
 
 from ._errors import ValidationError
+from ._task import TaskStatus, VideoTask
 
 __all__ = [
     "FRAMES_PER_SECOND",
@@ -94,25 +96,6 @@ class InpaintType(str, enum.Enum):
     """
 
     IMAGE = "image"
-
-
-class TaskStatus(str, enum.Enum):
-    """Where a task is. ``UNKNOWN`` stands for a status this SDK does not know yet.
-
-    >>> TaskStatus("IN_PROGRESS").is_finished, TaskStatus.SUCCESS.is_finished
-    (False, True)
-    """
-
-    NOT_START = "NOT_START"
-    IN_PROGRESS = "IN_PROGRESS"
-    SUCCESS = "SUCCESS"
-    FAILURE = "FAILURE"
-    UNKNOWN = "UNKNOWN"
-
-    @property
-    def is_finished(self) -> bool:
-        """True for SUCCESS and FAILURE, the two states a task never leaves."""
-        return self in (TaskStatus.SUCCESS, TaskStatus.FAILURE)
 
 
 class Size(str, enum.Enum):
@@ -493,106 +476,3 @@ def _resolve_duration(duration: int | None, n_frames: int | None) -> Any:
     if not _is_int(duration) or duration not in _DURATIONS:
         raise ValidationError("duration", "must be 5 or 10 (seconds)", duration)
     return _DURATIONS[duration]
-
-
-# --- the query answer -------------------------------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class VideoTask:
-    """What ``get_task`` knows about a task. ``raw`` keeps the relay's whole answer, unknown fields too.
-
-    ``progress`` is a number from 0 to 100 (the relay's ``"42%"``), or None when the relay gave none.
-
-    >>> answer = {"status": "SUCCESS", "progress": "100%", "data": {"generations": [{"url": "https://cdn.example/v.mp4"}]}}
-    >>> task = VideoTask.from_api("task_1", answer)
-    >>> task.status, task.progress, task.video_urls
-    (<TaskStatus.SUCCESS: 'SUCCESS'>, 100.0, ('https://cdn.example/v.mp4',))
-    """
-
-    task_id: str
-    status: TaskStatus
-    progress: float | None = None
-    fail_reason: str = ""
-    action: str | None = None
-    submit_time: datetime | None = None
-    start_time: datetime | None = None
-    finish_time: datetime | None = None
-    video_urls: tuple[str, ...] = ()
-    data: Any = None
-    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
-
-    @property
-    def is_finished(self) -> bool:
-        """True once the task reached SUCCESS or FAILURE."""
-        return self.status.is_finished
-
-    @classmethod
-    def from_api(cls, task_id: str, payload: Mapping[str, Any] | None) -> VideoTask:
-        """Parse the ``data`` of a query answer, tolerating missing, unknown and null fields."""
-        if payload is None:
-            return cls(task_id=task_id, status=TaskStatus.NOT_START)
-        inner = payload.get("data")
-        return cls(
-            task_id=str(payload.get("task_id") or task_id),
-            status=_parse_status(payload.get("status")),
-            progress=_parse_progress(payload.get("progress")),
-            fail_reason=str(payload.get("fail_reason") or ""),
-            action=_str_or_none(payload.get("action")),
-            submit_time=_parse_time(payload.get("submit_time")),
-            start_time=_parse_time(payload.get("start_time")),
-            finish_time=_parse_time(payload.get("finish_time")),
-            video_urls=tuple(_find_video_urls(inner)),
-            data=inner,
-            raw=dict(payload),
-        )
-
-
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _parse_status(value: object) -> TaskStatus:
-    if not isinstance(value, str) or not value:
-        return TaskStatus.NOT_START if value in (None, "") else TaskStatus.UNKNOWN
-    try:
-        return TaskStatus(value.upper())
-    except ValueError:
-        return TaskStatus.UNKNOWN
-
-
-def _parse_progress(value: object) -> float | None:
-    if _is_number(value):
-        return float(value)  # type: ignore[arg-type]
-    if isinstance(value, str):
-        try:
-            number = float(value.strip().rstrip("%").strip())
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not _is_number(value) or not value:
-        return None
-    seconds = float(value)  # type: ignore[arg-type]
-    if seconds > 1e11:  # some relays send milliseconds
-        seconds /= 1000
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
-
-
-def _find_video_urls(inner: object) -> list[str]:
-    """Collect the video URLs from the upstream record, whose shape relays vary.
-
-    Looks for ``generations`` (a list of records with ``url``), a bare list of such records, or a
-    single record with ``url``.
-    """
-    if isinstance(inner, Mapping):
-        if "generations" in inner:
-            return _find_video_urls(inner["generations"])
-        url = inner.get("url")
-        return [url] if isinstance(url, str) and url else []
-    if isinstance(inner, list):
-        return [url for item in inner for url in _find_video_urls(item)]
-    return []

@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sora_async import (
     Action,
@@ -921,15 +923,26 @@ def test_from_api_parses_times(value: object, expected: datetime | None) -> None
         ("SUCCESS", TaskStatus.SUCCESS),
         ("FAILURE", TaskStatus.FAILURE),
         ("success", TaskStatus.SUCCESS),
-        ("QUEUED", TaskStatus.UNKNOWN),
+        ("SUBMITTED", TaskStatus.SUBMITTED),
+        ("QUEUED", TaskStatus.QUEUED),
+        ("UNKNOWN", TaskStatus.UNKNOWN),
+        ("queued", TaskStatus.QUEUED),
+        ("processing", TaskStatus.IN_PROGRESS),
+        ("in_progress", TaskStatus.IN_PROGRESS),
+        ("succeeded", TaskStatus.SUCCESS),
+        ("completed", TaskStatus.SUCCESS),
+        ("failed", TaskStatus.FAILURE),
+        (" Completed ", TaskStatus.SUCCESS),
+        ("cancelled", TaskStatus.FAILURE),
         ("UNKNOWN_NEW_STATE", TaskStatus.UNKNOWN),
+        (["SUCCESS"], TaskStatus.UNKNOWN),
         (3, TaskStatus.UNKNOWN),
         ("", TaskStatus.NOT_START),
         (None, TaskStatus.NOT_START),
     ],
 )
 def test_from_api_parses_status(status: object, expected: TaskStatus) -> None:
-    """Known statuses map to members, case-insensitively; anything else is UNKNOWN."""
+    """Every status word of RELAYS.md maps to a member, in any case; only undocumented words are UNKNOWN."""
     assert VideoTask.from_api("t", {"status": status}).status is expected
 
 
@@ -937,6 +950,8 @@ def test_from_api_parses_status(status: object, expected: TaskStatus) -> None:
     ("status", "finished"),
     [
         (TaskStatus.NOT_START, False),
+        (TaskStatus.SUBMITTED, False),
+        (TaskStatus.QUEUED, False),
         (TaskStatus.IN_PROGRESS, False),
         (TaskStatus.SUCCESS, True),
         (TaskStatus.FAILURE, True),
@@ -971,3 +986,174 @@ def test_from_api_with_none_is_a_not_started_task() -> None:
     assert task.video_urls == ()
     assert task.data is None
     assert task.raw == {}
+
+
+def test_only_not_start_submitted_and_queued_are_waiting() -> None:
+    """The three states before a task runs are the waiting ones."""
+    waiting = {s for s in TaskStatus if s.is_waiting}
+    assert waiting == {TaskStatus.NOT_START, TaskStatus.SUBMITTED, TaskStatus.QUEUED}
+
+
+# --- where the video URL is (RELAYS.md) -------------------------------------------------------------
+
+
+def test_result_url_on_success_is_a_video_url() -> None:
+    """Newer new-api puts the URL in a top-level ``result_url``."""
+    task = VideoTask.from_api(
+        "t", {"status": "SUCCESS", "result_url": "https://r.example/v1/videos/t/content"}
+    )
+    assert task.video_urls == ("https://r.example/v1/videos/t/content",)
+    assert task.fail_reason == ""
+
+
+def test_url_in_fail_reason_on_success_is_a_url_not_a_reason() -> None:
+    """Older new-api writes the video URL into ``fail_reason`` on SUCCESS."""
+    task = VideoTask.from_api("t", {"status": "SUCCESS", "fail_reason": "https://cdn.example/v.mp4"})
+    assert task.video_urls == ("https://cdn.example/v.mp4",)
+    assert task.fail_reason == ""
+    assert task.raw["fail_reason"] == "https://cdn.example/v.mp4"
+
+
+def test_fail_reason_is_only_a_reason_for_a_failure() -> None:
+    """A failed task keeps its reason, and its ``result_url`` (new-api copies the reason there) is no URL."""
+    payload = {"status": "FAILURE", "fail_reason": "content policy", "result_url": "content policy"}
+    task = VideoTask.from_api("t", payload)
+    assert (task.fail_reason, task.video_urls) == ("content policy", ())
+    running = VideoTask.from_api("t", {"status": "IN_PROGRESS", "fail_reason": "stale text"})
+    assert running.fail_reason == ""
+
+
+def test_a_url_in_fail_reason_of_a_failure_is_not_a_video() -> None:
+    """On FAILURE, ``fail_reason`` and ``result_url`` never become video URLs, even if they look like one."""
+    link = "https://help.example/why"
+    task = VideoTask.from_api("t", {"status": "FAILURE", "fail_reason": link, "result_url": link})
+    assert task.video_urls == ()
+    assert task.fail_reason == link
+
+
+def test_relative_result_url_is_kept() -> None:
+    """new-api without a server address sends ``/v1/videos/{id}/content``; the dialect resolves it."""
+    task = VideoTask.from_api("t", {"status": "SUCCESS", "result_url": "/v1/videos/t/content"})
+    assert task.video_urls == ("/v1/videos/t/content",)
+
+
+def test_urls_from_every_location_are_collected_once() -> None:
+    """generations, ``data.url``, top-level ``url``, ``result_url``, ``fail_reason``: in order, no repeats."""
+    same = "https://cdn.example/1.mp4"
+    payload = {
+        "status": "SUCCESS",
+        "data": {"generations": [{"url": same}]},
+        "url": "https://cdn.example/2.mp4",
+        "result_url": same,
+        "fail_reason": "https://cdn.example/3.mp4",
+    }
+    urls = VideoTask.from_api("t", payload).video_urls
+    assert urls == (same, "https://cdn.example/2.mp4", "https://cdn.example/3.mp4")
+
+
+def test_openai_video_object_is_parsed() -> None:
+    """The OpenAI-style object: ``id``, lower-case status, int progress, ``created_at``, ``metadata.url``."""
+    payload = {
+        "id": "task_abc",
+        "object": "video",
+        "model": "sora-2",
+        "status": "completed",
+        "progress": 100,
+        "created_at": 1700000000,
+        "completed_at": 1700000060,
+        "metadata": {"url": "https://cdn.example/v.mp4"},
+        "seconds": "4",
+    }
+    task = VideoTask.from_api("asked", payload)
+    assert (task.task_id, task.status, task.progress) == ("task_abc", TaskStatus.SUCCESS, 100.0)
+    assert task.submit_time == datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)
+    assert task.finish_time == datetime(2023, 11, 14, 22, 14, 20, tzinfo=timezone.utc)
+    assert task.video_urls == ("https://cdn.example/v.mp4",)
+    assert task.raw["seconds"] == "4"
+
+
+def test_openai_failed_object_reads_error_message() -> None:
+    """A failed video object has its reason in ``error.message``; ``metadata.url`` (a copy) is no URL."""
+    payload = {
+        "id": "t",
+        "status": "failed",
+        "error": {"message": "policy", "code": "x"},
+        "metadata": {"url": "policy"},
+    }
+    task = VideoTask.from_api("t", payload)
+    assert (task.status, task.fail_reason, task.video_urls) == (TaskStatus.FAILURE, "policy", ())
+
+
+def test_unfinished_completed_at_is_not_a_finish_time() -> None:
+    """new-api fills ``completed_at`` from ``updated_at`` whatever the state: it only counts once finished."""
+    task = VideoTask.from_api("t", {"status": "in_progress", "completed_at": 1700000060})
+    assert task.finish_time is None
+
+
+def test_integer_database_id_is_not_the_task_id() -> None:
+    """TaskDto's ``id`` is a database row number; the task id is ``task_id`` or the one asked for."""
+    assert VideoTask.from_api("task_1", {"id": 42, "status": "QUEUED"}).task_id == "task_1"
+    assert VideoTask.from_api("task_1", {"id": 42, "task_id": "task_2"}).task_id == "task_2"
+
+
+@pytest.mark.parametrize("payload", ["text", 5, 2.5, True, ["SUCCESS"], [{"status": "SUCCESS"}]])
+def test_a_payload_that_is_not_an_object_is_unknown(payload: object) -> None:
+    """A task answer that is not an object gives an UNKNOWN task that keeps the value."""
+    task = VideoTask.from_api("task_1", payload)
+    assert (task.task_id, task.status, task.data, task.raw) == ("task_1", TaskStatus.UNKNOWN, payload, {})
+
+
+@pytest.mark.parametrize("value", [-5, 1e300, float("nan"), float("inf")])
+def test_out_of_range_times_are_unset(value: float) -> None:
+    """Times no calendar can show are treated as unset rather than raising."""
+    assert VideoTask.from_api("t", {"submit_time": value, "start_time": value}).submit_time is None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=30,
+)
+task_like = st.fixed_dictionaries(
+    {},
+    optional={
+        key: json_values
+        | st.sampled_from(["SUCCESS", "failed", "queued", "30%", "https://x/v.mp4", 1700000000])
+        for key in (
+            "status",
+            "progress",
+            "fail_reason",
+            "result_url",
+            "url",
+            "data",
+            "metadata",
+            "error",
+            "task_id",
+            "id",
+            "submit_time",
+            "completed_at",
+        )
+    },
+)
+
+
+@given(payload=json_values | task_like)
+@settings(max_examples=300, deadline=None)
+def test_any_json_value_gives_a_task(payload: object) -> None:
+    """Whatever JSON a relay sends, parsing gives a VideoTask and never raises."""
+    task = VideoTask.from_api("task_1", payload)
+    assert isinstance(task, VideoTask)
+    assert all(isinstance(url, str) and url for url in task.video_urls)
+    assert isinstance(task.fail_reason, str)
+    assert task.fail_reason == "" or task.status is TaskStatus.FAILURE
+
+
+def test_deeply_nested_payload_does_not_recurse() -> None:
+    """A hostile nesting depth is not walked: no RecursionError."""
+    deep: object = "https://x/v.mp4"
+    for _ in range(100_000):
+        deep = [deep]
+    task = VideoTask.from_api("t", {"status": "SUCCESS", "data": deep, "fail_reason": deep, "metadata": deep})
+    assert task.video_urls == ()
