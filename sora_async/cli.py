@@ -338,6 +338,11 @@ def _add_mock_config_flags(parser: argparse.ArgumentParser) -> None:
     """
     relay = parser.add_argument_group("relay behaviour (default: a healthy, unlimited relay)")
     add = relay.add_argument
+    add(
+        "--profile",
+        choices=("sora", "new-api", "openai"),
+        help="relay family to behave like: routes, answers, errors (default: sora; see docs/relays.md)",
+    )
     add("--api-key", dest="api_key", metavar="KEY", help="require this bearer key (default: accept any)")
     add("--rate", type=_positive_float, metavar="PER_S", help="per-key rate limit in requests per second")
     add("--burst", type=_positive_int, metavar="N", help="requests a key may send at once under --rate")

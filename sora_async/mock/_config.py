@@ -17,6 +17,26 @@ RetryAfterMode = Literal["seconds", "ms", "date", "none"]
 
 RETRY_AFTER_MODES: tuple[str, ...] = get_args(RetryAfterMode)
 
+Profile = Literal["sora", "new-api", "openai"]
+"""The relay family the mock behaves like (docs/relays.md): routes, answer shapes, statuses, errors."""
+PROFILES: tuple[str, ...] = get_args(Profile)
+
+CreateAnswer = Literal["envelope", "video", "task_id"]
+"""A create's 200: `{"code": "success", "data": id}`, an OpenAI video object, or `{"task_id": id}`."""
+CREATE_ANSWERS: tuple[str, ...] = get_args(CreateAnswer)
+
+UrlLocation = Literal[
+    "generations", "data_url", "url", "result_url", "fail_reason", "metadata_url", "content"
+]
+"""Where a finished task's video URL is: `data.generations[i].url`, `data.url`, a top-level `url`,
+`result_url` (the relay's own content route, which needs the key), `fail_reason` (older new-api),
+an OpenAI object's `metadata.url`, or nowhere (only the content route serves the file)."""
+URL_LOCATIONS: tuple[str, ...] = get_args(UrlLocation)
+
+LimitBody = Literal["relay", "openai", "empty"]
+"""The body of a rate-limit 429: the relays' envelope, an OpenAI-style error, or nothing at all."""
+LIMIT_BODIES: tuple[str, ...] = get_args(LimitBody)
+
 
 def _at_least(low: float) -> Callable[[object, attrs.Attribute[Any], float], None]:
     """Validator: a number no smaller than `low`, with a message naming the field and the value got."""
@@ -40,10 +60,32 @@ def _optional_rate(_: object, attribute: attrs.Attribute[Any], value: float | No
         raise ValueError(f"'{attribute.name}' must be None or a number > 0 (got {value!r})")
 
 
-def _retry_after_mode(_: object, attribute: attrs.Attribute[Any], value: str) -> None:
-    """Validator: one of `RETRY_AFTER_MODES`."""
-    if value not in RETRY_AFTER_MODES:
-        raise ValueError(f"'{attribute.name}' must be one of {', '.join(RETRY_AFTER_MODES)} (got {value!r})")
+def _one_of(choices: tuple[str, ...], *, optional: bool = False) -> Callable[[object, Any, object], None]:
+    """Validator: one of `choices` (or None when `optional`), naming them all when it is not."""
+
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        if value not in choices:
+            raise ValueError(f"'{attribute.name}' must be one of {', '.join(choices)} (got {value!r})")
+
+    return check
+
+
+def _optional_size(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    """Validator: None or a whole number of bytes >= 0."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"'{attribute.name}' must be None or an integer >= 0 (got {value!r})")
+
+
+def _models(value: object) -> tuple[str, ...] | None:
+    """Converter: the served models as a tuple of names (a string is one name), or None for any."""
+    if value is None:
+        return None
+    names = (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+    if not all(isinstance(name, str) and name for name in names):
+        raise ValueError(f"'models' must be None or model names (got {value!r})")
+    return names
 
 
 @attrs.frozen(kw_only=True)
@@ -55,6 +97,30 @@ class MockConfig:
     and must sum to at most 1; they are drawn from `random.Random(seed)`, so a fixed seed replays the
     same sequence of faults for the same sequence of requests.
     """
+
+    profile: Profile = attrs.field(default="sora", validator=_one_of(PROFILES))
+    """The relay family to behave like: `sora` (the seed's relays), `new-api`, `openai` (docs/relays.md)."""
+    create_answer: CreateAnswer | None = attrs.field(
+        default=None, validator=_one_of(CREATE_ANSWERS, optional=True)
+    )
+    """Shape of a create's 200; None is the profile's own (envelope for sora, video object otherwise)."""
+    url_location: UrlLocation | None = attrs.field(
+        default=None, validator=_one_of(URL_LOCATIONS, optional=True)
+    )
+    """Where a finished task's URL is; None is the profile's own (generations, result_url, content)."""
+    limit_body: LimitBody | None = attrs.field(default=None, validator=_one_of(LIMIT_BODIES, optional=True))
+    """Body of the rate limiter's 429; None is the profile's own (relay for sora, openai otherwise)."""
+    saturation: float = attrs.field(default=0.0, validator=_fraction)
+    """Fraction of creates refused as upstream saturation: 429 `fail_to_fetch_task`, never a Retry-After."""
+    models: tuple[str, ...] | None = attrs.field(default=None, converter=_models)
+    """Models with a channel (new-api, openai): a create naming another one gets 503 `model_not_found`,
+    one naming none 400. None serves any model. The sora profile checks `model` against API.md instead."""
+    video_bytes: int = attrs.field(default=4096, validator=_at_least(1))
+    """Size of every served video file (the content route and the placeholder URLs)."""
+    content_ignores_range: bool = False
+    """Serve the whole file with 200 even when asked for a `Range` (as servers without range support)."""
+    content_cut_after: int | None = attrs.field(default=None, validator=_optional_size)
+    """Close the connection after this many body bytes of a file, its promised Content-Length unmet."""
 
     api_key: str | None = attrs.field(default=None, repr=False)
     """Key required as `Authorization: Bearer <key>`; None accepts any key or none."""
@@ -69,7 +135,7 @@ class MockConfig:
     burst: int = attrs.field(default=1, validator=_at_least(1))
     limit_queries: bool = False
     """Whether GET (task queries) also spend rate-limit tokens; real relays leave queries free."""
-    retry_after: RetryAfterMode = attrs.field(default="seconds", validator=_retry_after_mode)
+    retry_after: RetryAfterMode = attrs.field(default="seconds", validator=_one_of(RETRY_AFTER_MODES))
 
     honour_idempotency: bool = True
     """A repeated `Idempotency-Key` returns the first task id instead of creating another task."""
@@ -91,7 +157,12 @@ class MockConfig:
     """Keep a small record per task so GET can answer; benchmarks of millions of creates may turn it off."""
 
     def __attrs_post_init__(self) -> None:
-        """Reject fault fractions that cannot all happen: each request gets at most one fault."""
+        """Reject fault fractions that cannot all happen, and URL places a video object lacks."""
+        if self.profile == "openai" and self.url_location not in (None, "content", "url", "metadata_url"):
+            raise ValueError(
+                "'url_location' of the openai profile must be content, url or metadata_url"
+                f" (got {self.url_location!r})"
+            )
         total = self.fail_503 + self.drop_before + self.fail_500_after + self.drop_after
         if total > 1.0 + 1e-9:
             raise ValueError(

@@ -1,9 +1,12 @@
 """`MockRelay`, the in-process Sora-compatible server, and `run_mock_server`, its blocking CLI entry.
 
 A create request goes through the same stages as on a real relay, in this order, each answering on its
-own when it refuses: auth (401) → body validation (400) → rate limit (429, no token spent) → injected
-latency and faults (503 / dropped connection before creation) → creation, idempotent by key → faults
-after creation (500 / dropped connection) → 200 with the task id.
+own when it refuses: auth (401) → body validation (400) → model routing (new-api: 503
+`model_not_found`) → rate limit (429, no token spent) → upstream saturation (429 `fail_to_fetch_task`)
+→ injected latency and faults (503 / dropped connection before creation) → creation (idempotent by key
+only when asked) → faults after creation (500 / dropped connection) → 200 with the task id.
+
+The routes, answer shapes and error bodies are those of the configured profile (`_profiles`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,17 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ._config import MockConfig, RetryAfterMode
+from ._content import serve_video
 from ._faults import BEFORE_CREATION, DROPS, FaultKind, FaultPicker, drop_connection
+from ._profiles import (
+    SATURATED_MESSAGE,
+    Shapes,
+    create_answer,
+    envelope,
+    openai_error,
+    task_answer,
+    unknown_path,
+)
 from ._ratelimit import GcraLimiter
 from ._stats import RelayStats
 from ._tasks import FAIL_REASON_PROMPT, FAIL_REASON_RANDOM, TaskRecord, TaskStore, describe_task
@@ -31,8 +44,6 @@ from ._validate import CreateSpec, InvalidRequest, parse_create
 
 _SHUTDOWN_GRACE = 0.5
 """Seconds `stop()` lets in-flight handlers finish: a mock should stop fast, even mid-latency."""
-
-_FAKE_VIDEO = b"\x00\x00\x00\x18ftypmp42 not a real video, served by the sora_async mock relay\n"
 
 
 class MockRelay:
@@ -58,6 +69,7 @@ class MockRelay:
         seed = self._config.seed
         self._faults = FaultPicker(random.Random(seed))
         self._failure_rng = random.Random(None if seed is None else f"{seed}:failures")
+        self._saturation_rng = random.Random(None if seed is None else f"{seed}:saturation")
         self._tasks = TaskStore(random.Random(None if seed is None else f"{seed}:ids"))
         self._limiter = _make_limiter(self._config)
         self._first_task_by_key: dict[str, str] = {}
@@ -97,8 +109,13 @@ class MockRelay:
         self._stats = RelayStats()
 
     def configure(self, **changes: Any) -> None:
-        """Change knobs of a running relay (e.g. end an outage); the RNG streams and tasks carry on."""
+        """Change knobs of a running relay (e.g. end an outage); the RNG streams and tasks carry on.
+
+        The profile is fixed at construction: its routes are bound when the relay starts.
+        """
         old = self._config
+        if changes.get("profile", old.profile) != old.profile:
+            raise ValueError("'profile' cannot change on a running relay; build another MockRelay")
         self._config = attrs.evolve(old, **changes)
         if (old.rate, old.burst) != (self._config.rate, self._config.burst):
             self._limiter = _make_limiter(self._config)
@@ -142,10 +159,14 @@ class MockRelay:
             self._stats.requests += 1
             return await handler(request)
 
+        spec = Shapes.of(self._config).spec
         app = web.Application(middlewares=[count_requests])
-        app.router.add_post("/sora/v1/videos", self._create)
-        app.router.add_get("/sora/v1/videos/{task_id}", self._query)
+        app.router.add_post(spec.create_path, self._create)
+        app.router.add_get(spec.task_path, self._query)
+        if spec.content_path is not None:
+            app.router.add_get(spec.content_path, self._content)
         app.router.add_get("/videos/{name}", self._video)
+        app.router.add_route("*", "/{tail:.*}", self._no_route)
         return app
 
     # ----------------------------------------------------------------------------------- handlers
@@ -156,13 +177,17 @@ class MockRelay:
         token = _bearer_token(request)
         if not self._authorized(token):
             return self._unauthorized()
+        shapes = Shapes.of(self._config)
         try:
-            spec = parse_create(await request.read())
+            spec = parse_create(await request.read(), any_model=shapes.spec.openai_errors)
         except InvalidRequest as exc:
             self._stats.invalid += 1
-            return _envelope(400, "invalid_request", str(exc))
+            return envelope(400, "invalid_request", str(exc))
+        unrouted = self._route_model(spec)
+        if unrouted is not None:
+            return unrouted
         arrived = time.monotonic()
-        refusal = self._rate_limit(token, arrived)
+        refusal = self._rate_limit(token, arrived) or self._saturated()
         if refusal is not None:
             return refusal
         fault, latency = self._faults.draw(self._config)
@@ -173,7 +198,7 @@ class MockRelay:
         task_id = self._create_once(spec, request.headers.get("Idempotency-Key") or None, arrived)
         if fault is not None:
             return self._inject(fault, request, failure_code="do_request_failed")
-        return _envelope(200, "success", "", task_id)
+        return create_answer(shapes, task_id, model=spec.model, created=int(arrived + self._unix_offset))
 
     async def _query(self, request: web.Request) -> web.StreamResponse:
         """GET /sora/v1/videos/{task_id}: free of rate limit and faults unless configured otherwise."""
@@ -195,8 +220,29 @@ class MockRelay:
         return self._describe(request)
 
     async def _video(self, request: web.Request) -> web.StreamResponse:
-        """GET /videos/{name}: a placeholder body so that result URLs are not dead links."""
-        return web.Response(body=_FAKE_VIDEO, content_type="video/mp4")
+        """GET /videos/{name}: the file behind a CDN-style URL, served to anyone (no key needed)."""
+        self._stats.video_requests += 1
+        if "Authorization" in request.headers:
+            self._stats.video_requests_with_key += 1
+        return await serve_video(request, request.match_info["name"], self._config)
+
+    async def _content(self, request: web.Request) -> web.StreamResponse:
+        """GET /v1/videos/{task_id}/content: a finished task's file, for its owner's key only."""
+        self._stats.content_requests += 1
+        if not self._authorized(_bearer_token(request)):
+            return self._unauthorized()
+        task_id = request.match_info["task_id"]
+        record = self._tasks.get(task_id)
+        if record is None:
+            return openai_error(404, f"task {task_id} not found", "task_not_exist")
+        if self._view(task_id, record, request)["status"] != "SUCCESS":
+            return openai_error(400, f"task {task_id} is not completed", "task_not_completed")
+        return await serve_video(request, task_id, self._config)
+
+    async def _no_route(self, request: web.Request) -> web.StreamResponse:
+        """Any other path: new-api's NoRoute (its dashboard page with 200, or `Invalid URL` under /v1)."""
+        self._stats.unknown_paths += 1
+        return unknown_path(Shapes.of(self._config).spec, request)
 
     # ----------------------------------------------------------------------------------- stages
 
@@ -210,7 +256,22 @@ class MockRelay:
     def _unauthorized(self) -> web.Response:
         """401 that never echoes what the client sent: the key must not leak into logs or tests."""
         self._stats.unauthorized += 1
-        return _envelope(401, "invalid_api_key", "missing or invalid API key")
+        if Shapes.of(self._config).spec.openai_errors:
+            return openai_error(401, "invalid token")
+        return envelope(401, "invalid_api_key", "missing or invalid API key")
+
+    def _route_model(self, spec: CreateSpec) -> web.Response | None:
+        """new-api's distributor: a create needs a model some channel serves (when `models` is set)."""
+        models = self._config.models
+        if models is None or not Shapes.of(self._config).spec.openai_errors:
+            return None
+        if spec.model is None:
+            return openai_error(400, "model name required")
+        if spec.model not in models:
+            self._stats.model_not_found += 1
+            message = f"no available channel for model {spec.model} under group default"
+            return openai_error(503, message, "model_not_found")
+        return None
 
     def _rate_limit(self, token: str | None, now: float) -> web.Response | None:
         """None when the request may proceed (a token was spent), else the 429 with the exact wait."""
@@ -221,9 +282,21 @@ class MockRelay:
             return None
         self._stats.rate_limited += 1
         hint = _wait_hint(self._config.retry_after, wait)
-        return _envelope(
-            429, "rate_limit_exceeded", f"rate limit exceeded, retry in {wait:.3f} s", headers=hint
-        )
+        body = Shapes.of(self._config).limit_body
+        message = f"rate limit exceeded, retry in {wait:.3f} s"
+        if body == "openai":
+            return openai_error(429, message, headers=hint)
+        if body == "empty":
+            return web.Response(status=429, headers=hint)
+        return envelope(429, "rate_limit_exceeded", message, headers=hint)
+
+    def _saturated(self) -> web.Response | None:
+        """The relay's answer when every channel's upstream refused: 429 with no hint of when to return."""
+        fraction = self._config.saturation
+        if not fraction or self._saturation_rng.random() >= fraction:
+            return None
+        self._stats.saturated += 1
+        return envelope(429, "fail_to_fetch_task", SATURATED_MESSAGE)
 
     def _inject(self, fault: FaultKind, request: web.Request, *, failure_code: str) -> web.StreamResponse:
         """Answer with the injected fault, and count it."""
@@ -231,8 +304,10 @@ class MockRelay:
         if fault in DROPS:
             return drop_connection(request)
         if fault == "fail_503":
-            return _envelope(503, "upstream_busy", "upstream is busy, try again later")
-        return _envelope(500, failure_code, "simulated relay failure")
+            if Shapes.of(self._config).spec.openai_errors:
+                return envelope(503, "fail_to_fetch_task", "upstream is busy, try again later")
+            return envelope(503, "upstream_busy", "upstream is busy, try again later")
+        return envelope(500, failure_code, "simulated relay failure")
 
     def _create_once(self, spec: CreateSpec, key: str | None, arrived: float) -> str:
         """Create a task, or return the first task of an idempotency key seen before (when honoured)."""
@@ -244,9 +319,16 @@ class MockRelay:
         task_id = self._tasks.new_id()
         if self._config.record_tasks:
             outcome = self._fail_reason(spec)
-            self._tasks.add(
-                task_id, TaskRecord(time.monotonic(), spec.width, spec.height, spec.n_variants, outcome)
+            record = TaskRecord(
+                time.monotonic(),
+                spec.width,
+                spec.height,
+                spec.n_variants,
+                outcome,
+                model=spec.model,
+                number=len(self._tasks) + 1,
             )
+            self._tasks.add(task_id, record)
         if key is not None:
             self._first_task_by_key.setdefault(key, task_id)
         self._stats.record_creation(key, arrived)
@@ -266,28 +348,33 @@ class MockRelay:
         task_id = request.match_info["task_id"]
         record = self._tasks.get(task_id)
         if record is None:
-            return _envelope(400, "task_not_exist", f"task {task_id!r} does not exist")
-        view = describe_task(
+            return envelope(400, "task_not_exist", "task_not_exist")
+        shapes = Shapes.of(self._config)
+        view = self._view(task_id, record, request)
+        content_path = shapes.spec.content_path or "/v1/videos/{task_id}/content"
+        content_url = _origin(request) + content_path.replace("{task_id}", task_id)
+        return task_answer(shapes, view, content_url=content_url, model=record.model)
+
+    def _view(self, task_id: str, record: TaskRecord, request: web.Request) -> dict[str, Any]:
+        """The seed-shaped state of a task now, its URLs on this relay's origin."""
+        return describe_task(
             task_id,
             record,
             now=time.monotonic(),
             queue_time=self._config.queue_time,
             run_time=self._config.run_time,
             unix_offset=self._unix_offset,
-            video_origin=f"{request.scheme}://{request.host}",
+            video_origin=_origin(request),
+            queue_words=Shapes.of(self._config).spec.queue_words,
         )
-        return _envelope(200, "success", "", view)
 
 
 def _make_limiter(config: MockConfig) -> GcraLimiter | None:
     return None if config.rate is None else GcraLimiter(config.rate, config.burst)
 
 
-def _envelope(
-    status: int, code: str, message: str, data: object = None, *, headers: dict[str, str] | None = None
-) -> web.Response:
-    """The relays' answer shape, `{"code", "message", "data"}`, for success and error alike."""
-    return web.json_response({"code": code, "message": message, "data": data}, status=status, headers=headers)
+def _origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
 
 
 def _bearer_token(request: web.Request) -> str | None:

@@ -35,7 +35,19 @@ class RelayStats:
     invalid: int = 0
     """400 `invalid_request` answers to creates."""
     rate_limited: int = 0
-    """429 answers."""
+    """429 answers of the rate limiter."""
+    saturated: int = 0
+    """429 answers of upstream saturation (`fail_to_fetch_task`, never with a Retry-After)."""
+    model_not_found: int = 0
+    """503 `model_not_found` answers (a model no channel serves)."""
+    unknown_paths: int = 0
+    """Requests to a path the profile does not serve (the dashboard page, or a 404 under /v1)."""
+    content_requests: int = 0
+    """Requests to the content route (`/v1/videos/{id}/content`), whatever their answer."""
+    video_requests: int = 0
+    """Requests to the CDN-style file URLs (`/videos/{name}`)."""
+    video_requests_with_key: int = 0
+    """Of those, the ones that carried an `Authorization` header: a client leaking its key to a CDN."""
     accepted: int = 0
     """Tasks created (a create that was faulted *after* creation counts: the task exists)."""
     replayed: int = 0

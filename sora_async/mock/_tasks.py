@@ -1,9 +1,10 @@
 """Simulated video tasks: ids, small records, and their status computed from the clock.
 
 A task's state is a pure function of the time elapsed since it was created, so the relay needs no
-background work: NOT_START for `queue_time`, IN_PROGRESS (progress growing to 99%) for `run_time`, then
-SUCCESS or FAILURE, decided once at creation. Records are `__slots__` objects of five fields so a
-benchmark's million tasks stay affordable.
+background work: waiting for `queue_time` (NOT_START; new-api also passes through SUBMITTED and
+QUEUED), IN_PROGRESS (progress growing to 99%) for `run_time`, then SUCCESS or FAILURE, decided once
+at creation. Records are `__slots__` objects of a few fields so a benchmark's million tasks stay
+affordable. The view here is the seed's shape; `_profiles` turns it into each family's.
 """
 
 from __future__ import annotations
@@ -24,14 +25,26 @@ class TaskRecord:
     """What the relay remembers of one task: `created` is `time.monotonic()` at creation, and
     `fail_reason` is empty for a task that will succeed (the outcome is decided at creation)."""
 
-    __slots__ = ("created", "fail_reason", "height", "n_variants", "width")
+    __slots__ = ("created", "fail_reason", "height", "model", "n_variants", "number", "width")
 
-    def __init__(self, created: float, width: int, height: int, n_variants: int, fail_reason: str) -> None:
+    def __init__(
+        self,
+        created: float,
+        width: int,
+        height: int,
+        n_variants: int,
+        fail_reason: str,
+        *,
+        model: str | None = None,
+        number: int = 0,
+    ) -> None:
         self.created = created
         self.width = width
         self.height = height
         self.n_variants = n_variants
         self.fail_reason = fail_reason
+        self.model = model
+        self.number = number
 
 
 class TaskStore:
@@ -67,11 +80,13 @@ def describe_task(
     run_time: float,
     unix_offset: float,
     video_origin: str,
+    queue_words: tuple[str, ...] = ("NOT_START",),
 ) -> dict[str, Any]:
     """The `data` object of GET /sora/v1/videos/{task_id} at monotonic time `now`.
 
     `unix_offset` turns monotonic seconds into Unix seconds; `video_origin` is the scheme://host:port the
-    fake video URLs point at.
+    fake video URLs point at. While waiting, the task walks through `queue_words` in equal parts of
+    `queue_time`, its progress 0%, 10%, 20%... as new-api reports SUBMITTED and QUEUED.
     """
     started = record.created + queue_time
     finished = started + run_time
@@ -86,6 +101,10 @@ def describe_task(
         "progress": "0%",
         "data": None,
     }
+    if queue_time > 0 and len(queue_words) > 1 and now < started:
+        step = min(int(len(queue_words) * (now - record.created) / queue_time), len(queue_words) - 1)
+        view["status"] = queue_words[max(step, 0)]
+        view["progress"] = f"{10 * max(step, 0)}%"
     if now >= started:
         view["start_time"] = int(started + unix_offset)
         view["status"] = "IN_PROGRESS"

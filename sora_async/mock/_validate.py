@@ -48,21 +48,30 @@ class CreateSpec:
     height: int
     n_variants: int
     wants_failure: bool
+    model: str | None = None
 
 
-def parse_create(raw: bytes) -> CreateSpec:
-    """Decode and check a create body; raise `InvalidRequest` naming the first problem found."""
+def parse_create(raw: bytes, *, any_model: bool = False) -> CreateSpec:
+    """Decode and check a create body; raise `InvalidRequest` naming the first problem found.
+
+    `any_model` lets `model` be any name (new-api routes by channel model names such as "sora-2");
+    otherwise it must be one of API.md's.
+    """
     body = _decode_object(raw)
     width, height = _check_size(body)
     _check_choice(body, "n_frames", N_FRAMES)
     n_variants = _check_variants(body)
     for name, allowed in ENUMS.items():
-        _check_choice(body, name, allowed)
+        if not (any_model and name == "model"):
+            _check_choice(body, name, allowed)
+    model = body.get("model")
+    if model is not None and not isinstance(model, str):
+        raise InvalidRequest(f"'model' must be a string (got {model!r})")
     _check_actions(body)
     _check_inpaint_items(body)
     _check_sdedit(body)
     prompt = _check_prompt(body)
-    return CreateSpec(width, height, n_variants, wants_failure=FAIL_MARKER in prompt)
+    return CreateSpec(width, height, n_variants, wants_failure=FAIL_MARKER in prompt, model=model)
 
 
 def _decode_object(raw: bytes) -> dict[str, Any]:
