@@ -30,7 +30,6 @@ from ._errors import (
     TaskTimeoutError,
     ValidationError,
 )
-from ._limits import Limiter, RateLimit
 from ._models import (
     Action,
     GenerationType,
@@ -45,8 +44,8 @@ from ._models import (
     VideoRequest,
     VideoTask,
 )
-from ._redis import RateLimiterUnavailableError, RedisRateLimiter
 from ._retry import RetryEvent, RetryPolicy
+from .limits import AdaptiveLimiter, Limiter, RateLimit, RateLimiterUnavailableError, RedisRateLimiter
 
 logging.getLogger("sora_async").addHandler(logging.NullHandler())
 
@@ -62,6 +61,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Action",
+    "AdaptiveLimiter",
     "AmbiguousSubmissionError",
     "AuthenticationError",
     "BadRequestError",

@@ -19,6 +19,7 @@ EXPECTED_ALL = [
     "APIStatusError",
     "APITimeoutError",
     "Action",
+    "AdaptiveLimiter",
     "AmbiguousSubmissionError",
     "AuthenticationError",
     "BadRequestError",
