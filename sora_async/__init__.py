@@ -32,7 +32,6 @@ from ._errors import (
     ValidationError,
     Verdict,
 )
-from ._limits import Limiter, RateLimit
 from ._models import (
     Action,
     GenerationType,
@@ -47,8 +46,8 @@ from ._models import (
     VideoRequest,
     VideoTask,
 )
-from ._redis import RateLimiterUnavailableError, RedisRateLimiter
 from ._retry import RetryEvent, RetryPolicy
+from .limits import AdaptiveLimiter, Limiter, RateLimit, RateLimiterUnavailableError, RedisRateLimiter
 
 logging.getLogger("sora_async").addHandler(logging.NullHandler())
 
@@ -64,6 +63,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "Action",
+    "AdaptiveLimiter",
     "AmbiguousSubmissionError",
     "AuthenticationError",
     "BadRequestError",

@@ -21,9 +21,9 @@ from ._errors import (
     TaskTimeoutError,
     ValidationError,
 )
-from ._limits import Limiter, RateLimit
 from ._models import VideoRequest, VideoTask
 from ._retry import RetryPolicy
+from .limits import Limiter, RateLimit
 
 if TYPE_CHECKING:
     from .mock import MockConfig
@@ -70,7 +70,7 @@ def _fleet_limiter(url: str, api_key: str, args: argparse.Namespace, fleet_size:
     """A Redis limiter keyed by a hash of the API key: one budget per key, the key itself never stored."""
     if args.rate is None:
         raise CliError("--redis-url shares a rate, but no --rate was given", "add --rate PER_S", EXIT_USAGE)
-    from ._redis import RedisRateLimiter
+    from .limits import RedisRateLimiter
 
     key = "sora-async:" + hashlib.sha256(api_key.encode()).hexdigest()[:16]
     return RedisRateLimiter(

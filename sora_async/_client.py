@@ -37,7 +37,6 @@ import aiohttp
 import attrs
 import yarl
 
-from ._adaptive import AdaptiveLimiter
 from ._errors import (
     APIResponseValidationError,
     ConfigurationError,
@@ -48,10 +47,10 @@ from ._errors import (
 )
 from ._errors import ValidationError as _ValidationError
 from ._http import send
-from ._limits import Limiter, RateLimit, make_limiter
 from ._models import TaskStatus, VideoRequest, VideoTask
 from ._retry import CallState, OnRetry, RetryPolicy, run_with_retries
 from ._serde import dumps_request
+from .limits import AdaptiveLimiter, Limiter, RateLimit, make_limiter
 
 __all__ = ["SoraClient", "SubmitItem", "SubmitResult", "Submission"]
 
@@ -190,7 +189,7 @@ class SoraClient:
         self._api_key = api_key if api_key is not None else os.environ.get("SORA_API_KEY")
         self.base_url = base_url if base_url is not None else os.environ.get("SORA_BASE_URL")
         self.limiter: Limiter = _choose_limiter(rate_limit, adaptive)
-        self._observe: Callable[..., None] | None = getattr(self.limiter, "observe", None)
+        self._owns_limiter = not isinstance(rate_limit, Limiter)  # built here from a RateLimit or None
         self.max_concurrency = max_concurrency
         self.retry = retry or RetryPolicy()
         self.timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
@@ -225,6 +224,8 @@ class SoraClient:
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
+        if self._owns_limiter:
+            await self.limiter.aclose()
 
     @property
     def closed(self) -> bool:
@@ -306,7 +307,7 @@ class SoraClient:
         session = self._ensure_session()
         body = dumps_request(request)
         headers = {"Idempotency-Key": state.idempotency_key or new_key()}
-        gate, limiter, url, observe = self._gate, self.limiter, self._create_url, self._observe
+        gate, limiter, url = self._gate, self.limiter, self._create_url
         secret = self._api_key
         assert gate is not None
 
@@ -314,10 +315,7 @@ class SoraClient:
             state.attempts += 1
             async with gate:  # one slot and one rate token per attempt, released on every path
                 await limiter.acquire()
-                if observe is None:
-                    data = await send(session, "POST", url, headers=headers, body=body, secret=secret)
-                else:
-                    data = await _observed_send(observe, session, url, headers, body, secret)
+                data = await _observed_send(limiter, session, url, headers, body, secret)
             if not isinstance(data, str) or not data:
                 raise APIResponseValidationError(
                     f"expected a task id string in 'data', got {data!r}", status_code=200
@@ -488,21 +486,21 @@ _key_counter = itertools.count(1)
 
 
 async def _observed_send(
-    observe: Callable[..., None],
+    limiter: Limiter,
     session: aiohttp.ClientSession,
     url: str,
     headers: Mapping[str, str],
     body: bytes,
     secret: str | None,
 ) -> Any:
-    """Send, telling an adaptive limiter whether the relay throttled this attempt."""
+    """Send, telling the limiter whether the relay throttled this attempt."""
     started = asyncio.get_running_loop().time()
     try:
         data = await send(session, "POST", url, headers=headers, body=body, secret=secret)
     except RateLimitError:
-        observe(started=started, throttled=True)
+        limiter.observe(started=started, throttled=True)
         raise
-    observe(started=started, throttled=False)
+    limiter.observe(started=started, throttled=False)
     return data
 
 

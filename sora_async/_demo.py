@@ -29,9 +29,9 @@ from ._cli_commands import task_json
 from ._client import SoraClient
 from ._console import UI
 from ._errors import TaskFailedError
-from ._limits import RateLimit
 from ._models import Size, TaskStatus, VideoTask
 from ._retry import RetryEvent, RetryPolicy
+from .limits import RateLimit
 from .mock import MockConfig, MockRelay, RelayStats
 
 __all__ = ["MIN_COUNT", "DemoPlan", "demo_records", "demo_relay_config", "run_demo", "write_demo_input"]

@@ -12,7 +12,7 @@ import json
 import sys
 
 import sora_async as sa
-from sora_async._redis import RedisRateLimiter
+from sora_async.limits import RedisRateLimiter
 
 FLEET_RATE = 40.0
 FLEET_BURST = 2

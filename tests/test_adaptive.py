@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 import sora_async as sa
-from sora_async._adaptive import AdaptiveLimiter
-from sora_async._limits import NoLimit, TokenBucket
+from sora_async.limits import AdaptiveLimiter, NoLimit, TokenBucket
 from sora_async.mock import MockRelay
 from tests.test_limits import max_starts_in_window
 

@@ -20,6 +20,7 @@ EXPECTED_ALL = [
     "APIStatusError",
     "APITimeoutError",
     "Action",
+    "AdaptiveLimiter",
     "AmbiguousSubmissionError",
     "AuthenticationError",
     "BadRequestError",

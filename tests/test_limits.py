@@ -9,7 +9,8 @@ import pytest
 from aiohttp import web
 
 import sora_async as sa
-from sora_async._limits import TIMER_SLACK, NoLimit, TokenBucket, make_limiter
+from sora_async.limits import NoLimit, TokenBucket, make_limiter
+from sora_async.limits._bucket import TIMER_SLACK
 from tests.scripted import Reply, ScriptedServer, envelope
 
 REQ = sa.VideoRequest(prompt="a fox in snow")
@@ -82,11 +83,75 @@ def test_rate_limit_validation_names_the_field() -> None:
 
 
 def test_make_limiter_accepts_a_custom_limiter() -> None:
-    """Anything with acquire() and pause() plugs in as a limiter."""
+    """A Limiter subclass plugs in as it is; a RateLimit becomes a token bucket, None no limit."""
     custom = NoLimit()
     assert make_limiter(custom) is custom
     assert isinstance(make_limiter(sa.RateLimit(3)), TokenBucket)
     assert isinstance(make_limiter(None), NoLimit)
+
+
+class Unlimited(sa.Limiter):
+    """The smallest user limiter: only acquire() written."""
+
+    def __init__(self) -> None:
+        self.acquired = 0
+
+    async def acquire(self) -> None:
+        self.acquired += 1
+
+
+async def test_limiter_base_class_hooks_default_to_no_ops() -> None:
+    """A subclass writes acquire() only; pause, observe, aclose and async with do nothing harmful."""
+    limiter = Unlimited()
+    async with limiter as entered:
+        assert entered is limiter
+        await limiter.pause(5.0)
+        limiter.observe(started=0.0, throttled=True)
+        await limiter.acquire()
+    await limiter.aclose()
+    assert limiter.acquired == 1
+    with pytest.raises(TypeError, match="abstract"):
+        sa.Limiter()  # type: ignore[abstract]
+
+
+def test_a_limiter_must_subclass_the_base_class() -> None:
+    """An object with acquire() and pause() but not a Limiter is refused, naming rate_limit and the fix."""
+
+    class DuckTyped:
+        async def acquire(self) -> None:
+            pass
+
+        async def pause(self, seconds: float) -> None:
+            pass
+
+    with pytest.raises(sa.ValidationError, match=r"subclass sora_async\.Limiter") as info:
+        sa.SoraClient("k", base_url="https://relay.example", rate_limit=DuckTyped(), adaptive=False)  # type: ignore[arg-type]
+    assert info.value.field == "rate_limit"
+    with pytest.raises(sa.ValidationError) as other:
+        make_limiter(42)
+    assert other.value.field == "rate_limit" and "subclass sora_async" not in str(other.value)
+
+
+async def test_client_closes_the_limiter_it_built_and_not_a_given_one(server: ScriptedServer) -> None:
+    """aclose() closes a limiter the client made from a RateLimit, never one the caller passed in."""
+    closed: list[str] = []
+
+    class Tracked(Unlimited):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+        async def aclose(self) -> None:
+            closed.append(self.name)
+
+    given = Tracked("given")
+    async with sa.SoraClient("k", base_url=server.url, rate_limit=given) as c:
+        await c.create_video(REQ)
+    assert closed == [] and given.acquired == 1
+    built = sa.SoraClient("k", base_url=server.url, rate_limit=sa.RateLimit(5))
+    built.limiter = Tracked("built")  # stands in for the bucket it built, to see the call
+    await built.aclose()
+    assert closed == ["built"]
 
 
 async def test_client_rate_limit_spaces_requests(server: ScriptedServer) -> None:

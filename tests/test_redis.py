@@ -20,13 +20,9 @@ import pytest
 from redis.asyncio import Redis
 
 import sora_async as sa
-from sora_async._redis import (
-    ACQUIRE_SCRIPT,
-    INSTALL_HINT,
-    PAUSE_SCRIPT,
-    RateLimiterUnavailableError,
-    RedisRateLimiter,
-)
+from sora_async.limits import RateLimiterUnavailableError, RedisRateLimiter
+from sora_async.limits._redis_scripts import ACQUIRE_SCRIPT, PAUSE_SCRIPT
+from sora_async.limits._redis_setup import INSTALL_HINT
 from sora_async.mock import MockRelay
 from tests import redis_worker
 
@@ -225,7 +221,7 @@ def test_missing_redis_py_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(sa.ConfigurationError, match="sora-async\\[redis\\]") as info:
         RedisRateLimiter("redis://127.0.0.1:6379", key="k", rate=1)
     assert INSTALL_HINT in str(info.value)
-    code = "import sys; sys.modules['redis'] = None; import sora_async, sora_async._redis"
+    code = "import sys; sys.modules['redis'] = None; import sora_async, sora_async.limits._redis"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
 
 

@@ -22,14 +22,15 @@ import collections
 import logging
 import math
 
-from ._limits import RateLimit, _PauseWindow
+from ._base import Limiter, PauseWindow
+from ._rate import RateLimit
 
 __all__ = ["AdaptiveLimiter"]
 
 logger = logging.getLogger("sora_async")
 
 
-class AdaptiveLimiter:
+class AdaptiveLimiter(Limiter):
     """A limiter that discovers the rate a relay allows. Default for ``SoraClient(rate_limit=None)``.
 
     >>> AdaptiveLimiter(initial_rate=5).rate
@@ -91,7 +92,7 @@ class AdaptiveLimiter:
         self._last_cut = -math.inf
         self._accepted: collections.deque[float] = collections.deque()
         self._granted: collections.deque[float] = collections.deque()
-        self._pause = _PauseWindow()
+        self._pause = PauseWindow()
 
     def __repr__(self) -> str:
         return f"AdaptiveLimiter(rate={self.rate:.2f}/s)"

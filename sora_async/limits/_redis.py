@@ -4,11 +4,7 @@ Each start is decided by one Lua script run atomically inside Redis (GCRA, the g
 algorithm, as in the mock relay), on Redis's own clock: client clocks never enter, so a fleet spread
 over machines whose clocks disagree still gets at most ``burst + rate * T`` starts in any window T.
 
-Two keys per budget, both with a TTL so that nothing lingers once the fleet goes quiet:
-
-* ``<key>:tat`` - the *theoretical arrival time* of the next start, in Redis microseconds. A start at
-  ``now`` is allowed when it is at most ``burst - 1`` intervals early, and then pushes it one interval on.
-* ``<key>:pause_until`` - the end of a fleet-wide pause (a relay's ``Retry-After``), in Redis microseconds.
+The scripts and their two keys are in ``_redis_scripts``.
 
 A refusal returns the exact wait; the caller sleeps that long plus a little jitter (so a fleet does not
 wake at once) and asks again. Within one process, callers queue on a lock and only the head of the
@@ -25,22 +21,23 @@ import math
 import random
 import warnings
 from collections.abc import Callable
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Literal
 
-from ._errors import ConfigurationError, RateLimiterUnavailableError, ValidationError
-from ._limits import RateLimit, TokenBucket
+from .._errors import ConfigurationError, RateLimiterUnavailableError
+from ._base import Limiter
+from ._bucket import TokenBucket
+from ._rate import RateLimit
+from ._redis_scripts import ACQUIRE_SCRIPT, PAUSE_SCRIPT
+from ._redis_setup import check_options, import_redis, resolve_target
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-__all__ = ["ACQUIRE_SCRIPT", "PAUSE_SCRIPT", "RateLimiterUnavailableError", "RedisRateLimiter"]
+__all__ = ["RedisRateLimiter"]
 
 logger = logging.getLogger("sora_async")
 
-INSTALL_HINT = "pip install 'sora-async[redis]'"
 PROBE_INTERVAL = 1.0
 """Seconds between attempts to reach Redis again while the local fallback is in use."""
 SOCKET_TIMEOUT = 1.0
@@ -51,66 +48,8 @@ MAX_PAUSE = 86_400.0
 
 _MICROS = 1_000_000
 
-# Shared by both scripts: Redis TIME in microseconds, and SET with a TTL that ends when the value stops
-# mattering (integers are formatted with %d: tostring() would print 1.7e+15 and lose the microseconds).
-_LUA_PRELUDE = """
-local function now_us()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local function set_until(key, value_us, now_us_)
-  local ttl_ms = math.ceil((value_us - now_us_) / 1000) + 1
-  redis.call('SET', key, string.format('%d', value_us), 'PX', string.format('%d', ttl_ms))
-end
-"""
 
-ACQUIRE_SCRIPT = (
-    _LUA_PRELUDE
-    + """
--- KEYS[1] = <key>:tat, KEYS[2] = <key>:pause_until
--- ARGV[1] = interval between starts (us), ARGV[2] = burst
--- Returns 0 when the start is allowed (and recorded), else the microseconds to wait.
-local now = now_us()
-local pause_until = tonumber(redis.call('GET', KEYS[2]) or '0')
-if pause_until > now then
-  return pause_until - now
-end
-local interval = tonumber(ARGV[1])
-local tolerance = interval * (tonumber(ARGV[2]) - 1)
-local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
-local wait = tat - tolerance - now
-if wait > 0 then
-  return wait
-end
-set_until(KEYS[1], tat + interval, now)
-return 0
-"""
-)
-"""GCRA in one atomic step; a refusal changes nothing, so asking again costs no budget."""
-
-PAUSE_SCRIPT = (
-    _LUA_PRELUDE
-    + """
--- KEYS[1] = <key>:tat, KEYS[2] = <key>:pause_until
--- ARGV[1] = pause length (us), ARGV[2] = interval between starts (us), ARGV[3] = burst
--- Returns the microseconds until the (possibly longer, existing) pause ends.
-local now = now_us()
-local pause_until = math.max(now + tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[2]) or '0'))
-set_until(KEYS[2], pause_until, now)
--- Resume at the steady rate, not with a burst: the relay just said we were too fast, so its bucket
--- may be emptier than ours. A TAT of pause_until + tolerance lets one start in at pause_until, the
--- next one interval later.
-local restart = pause_until + tonumber(ARGV[2]) * (tonumber(ARGV[3]) - 1)
-if restart > tonumber(redis.call('GET', KEYS[1]) or '0') then
-  set_until(KEYS[1], restart, now)
-end
-return pause_until - now
-"""
-)
-"""Extend the fleet-wide pause to max(existing, now + seconds), atomically, on Redis's clock."""
-
-
-class RedisRateLimiter:
+class RedisRateLimiter(Limiter):
     """A rate limit shared by a fleet: at most ``rate`` starts per ``per`` seconds across every process
     that uses the same Redis ``key``, with up to ``burst`` at once.
 
@@ -161,14 +100,14 @@ class RedisRateLimiter:
         expected_fleet_size: int | None = None,
         jitter: float = 0.005,
     ) -> None:
-        self._down_errors = _import_redis()
+        self._down_errors = import_redis()
         self.rate_limit = RateLimit(rate, per=per, burst=burst)  # validates rate, per and burst
-        _check_options(key, fallback, expected_fleet_size, jitter)
+        check_options(key, fallback, expected_fleet_size, jitter)
         self.key = key
         self.fallback = fallback
         self.expected_fleet_size = expected_fleet_size
         self.jitter = float(jitter)
-        self._url, self._client, self._address = _resolve_target(url_or_client)
+        self._url, self._client, self._address = resolve_target(url_or_client)
         self._owns_client = self._client is None
         self._keys = (f"{key}:tat", f"{key}:pause_until")
         self._acquire_script: AsyncScript | None = None
@@ -183,7 +122,7 @@ class RedisRateLimiter:
         self._last_error: Exception | None = None
         self._closed = False
 
-    # --- the Limiter protocol ----------------------------------------------------------------------
+    # --- the Limiter interface ----------------------------------------------------------------------
 
     async def acquire(self) -> None:
         """Wait until the fleet's budget allows one more start, then count it (in Redis).
@@ -228,14 +167,6 @@ class RedisRateLimiter:
         client, self._client = self._client, None
         if client is not None and self._owns_client:
             await client.aclose()
-
-    async def __aenter__(self) -> RedisRateLimiter:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         if getattr(self, "_owns_client", False) and getattr(self, "_client", None) is not None:
@@ -362,79 +293,3 @@ class RedisRateLimiter:
                 retry=Retry(NoBackoff(), 1),  # one reconnect after a restart, not seconds of backoff
             )
         return self._client
-
-
-def _import_redis() -> tuple[type[Exception], ...]:
-    """Import redis-py (an optional extra) and return the errors that mean "Redis is unreachable"."""
-    try:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-    except ImportError as exc:
-        raise ConfigurationError(f"RedisRateLimiter needs redis-py: {INSTALL_HINT}") from exc
-    return (RedisConnectionError, RedisTimeoutError)
-
-
-def _check_options(key: object, fallback: object, expected_fleet_size: object, jitter: object) -> None:
-    if not isinstance(key, str) or not key:
-        raise ValidationError("key", "must be a non-empty string", key)
-    if fallback not in (None, "local"):
-        raise ValidationError("fallback", "must be None or 'local'", fallback)
-    if expected_fleet_size is not None and (
-        isinstance(expected_fleet_size, bool)
-        or not isinstance(expected_fleet_size, int)
-        or expected_fleet_size < 1
-    ):
-        raise ValidationError("expected_fleet_size", "must be an integer >= 1 or None", expected_fleet_size)
-    if fallback == "local" and expected_fleet_size is None:
-        raise ValidationError(
-            "expected_fleet_size", "is required with fallback='local' (the local share is rate / N)", None
-        )
-    if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter < math.inf:
-        raise ValidationError("jitter", "must be a number of seconds >= 0", jitter)
-
-
-def _resolve_target(url_or_client: object) -> tuple[str, Redis | None, str]:
-    """(URL, given client, printable address) from the first argument; the address has no password."""
-    from redis.asyncio import Redis
-
-    if isinstance(url_or_client, Redis):
-        return "", url_or_client, _client_address(url_or_client)
-    if isinstance(url_or_client, str):
-        return url_or_client, None, _url_address(url_or_client)
-    raise ValidationError(
-        "url_or_client",
-        "must be a redis:// URL or a redis.asyncio.Redis client",
-        type(url_or_client).__name__,
-    )
-
-
-def _url_address(url: str) -> str:
-    """host:port (or the socket path) of a Redis URL; a malformed URL is reported without its text."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        if parts.path:
-            return parts.path
-    elif parts.scheme in ("redis", "rediss"):
-        try:
-            port = parts.port or 6379
-        except ValueError:
-            port = None
-        if parts.hostname and port is not None:
-            return f"{_bracket(parts.hostname)}:{port}"
-    # The URL may carry a password: say what is wrong without echoing it.
-    raise ValidationError(
-        "url_or_client",
-        "must be a URL like redis://[:password@]host[:port][/db], rediss://... or unix:///path",
-        "<url>",
-    )
-
-
-def _client_address(client: Redis) -> str:
-    kwargs: dict[str, Any] = client.connection_pool.connection_kwargs
-    if kwargs.get("path"):
-        return str(kwargs["path"])
-    return f"{_bracket(str(kwargs.get('host', 'localhost')))}:{kwargs.get('port', 6379)}"
-
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
