@@ -10,7 +10,8 @@ As fast as the key allows, nothing lost, nothing paid twice, and a clear answer 
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from ._client import SoraClient, Submission, SubmitItem, SubmitResult
+from ._client import SoraClient
+from ._dialects import Dialect, Endpoint, get_dialect
 from ._errors import (
     AmbiguousSubmissionError,
     APIConnectionError,
@@ -47,6 +48,8 @@ from ._models import (
     VideoTask,
 )
 from ._retry import RetryEvent, RetryPolicy
+from ._submit import Submission, SubmitItem, SubmitResult
+from ._transport import MockTransport, Transport, TransportRequest, TransportResponse
 from .limits import AdaptiveLimiter, Limiter, RateLimit, RateLimiterUnavailableError, RedisRateLimiter
 
 logging.getLogger("sora_async").addHandler(logging.NullHandler())
@@ -68,10 +71,13 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "Dialect",
+    "Endpoint",
     "GenerationType",
     "InpaintItem",
     "InpaintType",
     "Limiter",
+    "MockTransport",
     "Model",
     "NotFoundError",
     "Operation",
@@ -94,10 +100,14 @@ __all__ = [
     "TaskFailedError",
     "TaskStatus",
     "TaskTimeoutError",
+    "Transport",
+    "TransportRequest",
+    "TransportResponse",
     "UnexpectedError",
     "ValidationError",
     "Verdict",
     "VideoRequest",
     "VideoTask",
+    "get_dialect",
     "__version__",
 ]

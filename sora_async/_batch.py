@@ -23,10 +23,11 @@ from typing import Any
 
 import attrs
 
-from ._client import SoraClient, SubmitItem, SubmitResult, new_key
+from ._client import SoraClient, new_key
 from ._errors import AmbiguousSubmissionError, APIStatusError, SoraError, TaskFailedError, TaskTimeoutError
 from ._journal import Journal, JournalState, LineState, read_journal, write_results
 from ._models import VideoRequest
+from ._submit import SubmitItem, SubmitResult
 
 __all__ = ["BatchInputError", "BatchOptions", "BatchProgress", "BatchSummary", "run_batch"]
 

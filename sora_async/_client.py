@@ -1,58 +1,58 @@
 """``SoraClient``: the one object users hold. It wires the stages of a request together.
 
-    VideoRequest -> JSON body -> concurrency gate -> limiter -> HTTP exchange -> result or error
-                                      ^__________ retry policy (tenacity) __________|
+    VideoRequest -> JSON body -> request core (gate, limiter, transport, the answer's meaning,
+    retries) -> the dialect reads the success -> task id / VideoTask
 
-Each stage lives in its own module; this one owns the lifecycle (the aiohttp session is created
-lazily inside the running loop and closed by ``aclose``), the per-call options and the awaitable
-results (``submit``, ``submit_many``).
+This module owns the lifecycle (connections are opened lazily inside the running loop and closed by
+``aclose``), the per-call options (``timeout=``, ``retry=``, ``with_options``), and the calls users
+make. What is shared between a client and its ``with_options`` views (connections, the concurrency
+gate, the limiter, background submissions) lives in one ``_Shared`` object.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ipaddress
 import itertools
 import logging
 import os
-import re
 import uuid
 import warnings
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Generator,
-    Iterable,
-    Mapping,
-)
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
-from types import TracebackType
-from typing import Any, Union
+from types import MappingProxyType, TracebackType
+from typing import Any
 
-import aiohttp
 import attrs
-import yarl
 
+from ._checks import (
+    check_headers,
+    check_idempotency_key,
+    check_positive_int,
+    check_seconds,
+    check_task_id,
+    checked_base_url,
+    clean_api_key,
+)
+from ._compat import timeout_after
+from ._core import RequestCore, no_task_id
+from ._dialects import Dialect, get_dialect
 from ._errors import (
+    AmbiguousSubmissionError,
     APIResponseValidationError,
     ConfigurationError,
-    RateLimitError,
-    SoraError,
     TaskFailedError,
     TaskTimeoutError,
 )
 from ._errors import ValidationError as _ValidationError
-from ._http import send
 from ._models import TaskStatus, VideoRequest, VideoTask
-from ._retry import CallState, OnRetry, RetryPolicy, run_with_retries
+from ._redact import Redactor
+from ._retry import CallState, OnRetry, RetryPolicy
 from ._serde import dumps_request
+from ._submit import Submission, SubmitInput, SubmitResult, stream_results
+from ._transport import AiohttpTransport, Transport
 from .limits import AdaptiveLimiter, Limiter, RateLimit, make_limiter
 
-__all__ = ["SoraClient", "SubmitItem", "SubmitResult", "Submission"]
+__all__ = ["SoraClient"]
 
 logger = logging.getLogger("sora_async")
 
@@ -62,106 +62,70 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     _VERSION = "0+unknown"
 
 USER_AGENT = f"sora-async/{_VERSION}"
-CREATE_PATH = "sora/v1/videos"
-_TASK_ID = re.compile(r"^[A-Za-z0-9._~:-]{1,256}$")
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+"""The largest answer body read (8 MiB; task answers are a few KB): a bigger one is an error."""
+UNKNOWN_STATUS_POLLS = 5
+"""Polls in a row with a status word nobody documents before ``wait_for_task`` stops with an error."""
 
 ProgressCallback = Callable[[VideoTask], object]
 
 
-@attrs.frozen
-class SubmitItem:
-    """A request for ``submit_many`` with its own idempotency key and a tag carried to its result.
-
-    Use it to resume work under the keys you recorded, or to join results back to your records.
-
-    >>> item = SubmitItem(VideoRequest(prompt="a fox"), idempotency_key="job-7-row-42", tag=42)
-    >>> item.idempotency_key, item.tag
-    ('job-7-row-42', 42)
-    """
-
-    request: VideoRequest | Mapping[str, Any]
-    idempotency_key: str | None = attrs.field(default=None, kw_only=True)
-    tag: Any = attrs.field(default=None, kw_only=True)
-
-
 @attrs.frozen(kw_only=True)
-class SubmitResult:
-    """The outcome of one item of ``submit_many``: a task id, or the error that stopped it.
+class _Options:
+    """What a ``with_options`` view may change; everything else is shared with the parent."""
 
-    >>> result = SubmitResult(
-    ...     index=0, request=None, task_id="task_1", error=None, idempotency_key="k-1", attempts=1
-    ... )
-    >>> result.ok
-    True
-    """
-
-    index: int
-    request: VideoRequest | Mapping[str, Any] | None
-    task_id: str | None
-    error: BaseException | None
-    idempotency_key: str
-    attempts: int
-    tag: Any = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the item got a task id."""
-        return self.task_id is not None
+    retry: RetryPolicy
+    timeout: float
+    max_response_bytes: int
+    on_retry: OnRetry | None
+    headers: Mapping[str, str]
 
 
-SubmitInput = Union[VideoRequest, Mapping[str, Any], SubmitItem]  # noqa: UP007 - runtime alias on 3.10
+class _Shared:
+    """Connections, gate, limiter and background submissions: one per client and all its views."""
 
-
-class Submission:
-    """The handle ``submit`` returns at once; ``await`` it for the task id, ``cancel()`` to give up.
-
-    ``idempotency_key`` is known from the start, so it can be recorded before the request is sent.
-    Awaiting it from a task that is then cancelled cancels the submission too; await
-    ``asyncio.shield(handle)`` to let it finish regardless.
-
-    >>> async def create_in_background(client: SoraClient, request: VideoRequest) -> str:
-    ...     handle = client.submit(request)
-    ...     print("sent under key", handle.idempotency_key)  # known before anything is sent
-    ...     return await handle
-    """
-
-    __slots__ = ("_state", "_task", "idempotency_key", "request")
-
-    def __init__(self, request: VideoRequest, state: CallState, task: asyncio.Task[str]) -> None:
-        self.request = request
-        self.idempotency_key: str = state.idempotency_key or ""
-        self._state = state
-        self._task = task
-
-    def __await__(self) -> Generator[Any, None, str]:
-        return self._task.__await__()
-
-    @property
-    def attempts(self) -> int:
-        """How many HTTP attempts the submission has made so far."""
-        return self._state.attempts
-
-    def done(self) -> bool:
-        """True once the submission has a task id, an error, or was cancelled."""
-        return self._task.done()
-
-    def cancel(self) -> bool:
-        """Stop the submission and free its slot; awaiting it then raises ``CancelledError``."""
-        return self._task.cancel()
-
-    def __repr__(self) -> str:
-        status = "done" if self._task.done() else "pending"
-        return f"<Submission {self.idempotency_key} {status}>"
+    def __init__(self) -> None:
+        self.core: RequestCore | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.closed = False
 
 
 class SoraClient:
-    """An async client for a Sora relay: rate-limited, retrying, idempotent.
+    """An async client for a Sora relay: rate-limited, retrying, idempotent, bounded.
 
-    Create one per process and reuse it (``async with`` or ``aclose()``). ``api_key`` defaults to
-    ``$SORA_API_KEY`` and ``base_url`` to ``$SORA_BASE_URL``.
+    Create one per process and reuse it (``async with`` or ``aclose()``). Configuration is read-only
+    once built; ``with_options(...)`` gives a view with other per-call options that shares the
+    connections, the concurrency gate and the limiter.
 
-    >>> client = SoraClient(api_key="sk-secret", base_url="https://relay.example")
+    Args:
+        api_key: The relay key; default ``$SORA_API_KEY``. Whitespace around it is stripped.
+        base_url: The relay's address, e.g. ``https://relay.example``; default ``$SORA_BASE_URL``. A
+            version path copied the openai-python way (``.../v1``) is understood, not doubled.
+        dialect: The relay family: ``"sora"`` (``/sora/v1/videos``, the default), ``"new-api"``
+            (``/v1/video/generations``), ``"openai"`` (``/v1/videos``), or a ``Dialect`` with its
+            own paths (``get_dialect("sora").with_paths(...)``).
+        rate_limit: The key's limit as a ``RateLimit`` (exact, never exceeded), a ``Limiter`` of
+            your own, or None: no client-side limit until the relay first answers 429, then the
+            limit found from its answers (``adaptive=False`` turns finding off).
+        adaptive: Find the limit from 429s; default True without a ``rate_limit``. With a
+            ``RateLimit`` it makes the limit a ceiling for the adaptive limiter.
+        max_concurrency: Requests in flight at once (and connections in the pool).
+        retry: The default ``RetryPolicy`` of every call.
+        timeout: Seconds one attempt may take, connection to last byte (per call: ``timeout=``).
+        connect_timeout: Seconds to set up a connection.
+        headers: Extra headers sent with every request (checked now: no control characters).
+        allow_insecure_http: Send the key over plain http to a non-loopback host.
+        on_retry: Called with a ``RetryEvent`` before each retry's wait.
+        transport: Where requests go: the aiohttp transport by default, or ``MockTransport(handler)``
+            in tests.
+        max_response_bytes: The largest answer body read; a larger one raises
+            ``APIResponseValidationError`` (memory per request stays bounded).
+
+    Raises:
+        ValidationError: An argument of the wrong type or range (named in the message).
+        ConfigurationError: An API key with characters no HTTP header can carry (not shown).
+
+    >>> client = SoraClient(api_key="sk-secret-key", base_url="https://relay.example")
     >>> "sk-secret" in repr(client)
     False
     """
@@ -171,6 +135,7 @@ class SoraClient:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
+        dialect: str | Dialect = "sora",
         rate_limit: RateLimit | Limiter | None = None,
         adaptive: bool | None = None,
         max_concurrency: int = 32,
@@ -180,32 +145,129 @@ class SoraClient:
         headers: Mapping[str, str] | None = None,
         allow_insecure_http: bool = False,
         on_retry: OnRetry | None = None,
+        transport: Transport | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise _ValidationError("max_concurrency", "must be an integer >= 1", max_concurrency)
-        for name, value in (("timeout", timeout), ("connect_timeout", connect_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise _ValidationError(name, "must be a positive number of seconds", value)
-        self._api_key = api_key if api_key is not None else os.environ.get("SORA_API_KEY")
-        self.base_url = base_url if base_url is not None else os.environ.get("SORA_BASE_URL")
-        self.limiter: Limiter = _choose_limiter(rate_limit, adaptive)
-        self._owns_limiter = not isinstance(rate_limit, Limiter)  # built here from a RateLimit or None
-        self.max_concurrency = max_concurrency
-        self.retry = retry or RetryPolicy()
-        self.timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
-        self.allow_insecure_http = allow_insecure_http
-        self.on_retry = on_retry
-        self._extra_headers = dict(headers or {})
-        self._session: aiohttp.ClientSession | None = None
-        self._gate: asyncio.Semaphore | None = None
-        self._closed = False
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._create_url = ""
+        check_positive_int("max_concurrency", max_concurrency)
+        check_positive_int("max_response_bytes", max_response_bytes)
+        check_seconds("connect_timeout", connect_timeout)
+        if transport is not None and not isinstance(transport, Transport):
+            raise _ValidationError("transport", "must be a sora_async Transport (or None)", transport)
+        key = api_key if api_key is not None else os.environ.get("SORA_API_KEY")
+        self._api_key = clean_api_key(key)
+        self._base_url = base_url if base_url is not None else os.environ.get("SORA_BASE_URL")
+        self._dialect = get_dialect(dialect)
+        self._limiter: Limiter = _choose_limiter(rate_limit, adaptive)
+        self._owns_limiter = not isinstance(rate_limit, Limiter)
+        self._max_concurrency = max_concurrency
+        self._allow_insecure_http = bool(allow_insecure_http)
+        self._transport = transport or AiohttpTransport(
+            max_connections=max_concurrency, connect_timeout=connect_timeout
+        )
+        self._owns_transport = transport is None
+        self._redact = Redactor(self._api_key)
+        self._options = _Options(
+            retry=_checked_policy(retry) or RetryPolicy(),
+            timeout=check_seconds("timeout", timeout),
+            max_response_bytes=max_response_bytes,
+            on_retry=on_retry,
+            headers=MappingProxyType(check_headers(headers)),
+        )
+        self._shared = _Shared()
+        self._parent: SoraClient | None = None
+        self._call_headers: Mapping[str, str] = {}  # a view's own extra headers, sent per call
+
+    # --- configuration (read-only) ------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str | None:
+        """The relay's address as given."""
+        return self._base_url
+
+    @property
+    def dialect(self) -> Dialect:
+        """The relay family spoken: routes and answer shapes."""
+        return self._dialect
+
+    @property
+    def limiter(self) -> Limiter:
+        """The rate limiter every create passes through."""
+        return self._limiter
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests in flight at once."""
+        return self._max_concurrency
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The default retry policy of this client (or view)."""
+        return self._options.retry
+
+    @property
+    def timeout(self) -> float:
+        """Seconds one attempt may take."""
+        return self._options.timeout
+
+    @property
+    def max_response_bytes(self) -> int:
+        """The largest answer body read."""
+        return self._options.max_response_bytes
+
+    @property
+    def on_retry(self) -> OnRetry | None:
+        """The callback told of each retry (change it with ``with_options``)."""
+        return self._options.on_retry
+
+    def with_options(
+        self,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        max_response_bytes: int | None = None,
+        on_retry: OnRetry | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> SoraClient:
+        """A view of this client with other per-call options, sharing its connections, gate and limiter.
+
+        Closing the view closes nothing: the client it came from owns the connections.
+
+        Args:
+            retry: Another default ``RetryPolicy``.
+            timeout: Another per-attempt timeout in seconds.
+            max_response_bytes: Another cap on answer bodies.
+            on_retry: Another retry callback.
+            headers: Extra headers, merged over this client's.
+
+        Raises:
+            ValidationError: An option of the wrong type or range.
+
+        >>> client = SoraClient(api_key="sk-test-key", base_url="https://relay.example")
+        >>> patient = client.with_options(timeout=300, retry=RetryPolicy(max_attempts=10))
+        >>> patient.timeout, patient.retry.max_attempts, patient.limiter is client.limiter
+        (300, 10, True)
+        """
+        changes: dict[str, Any] = {}
+        if retry is not None:
+            changes["retry"] = _checked_policy(retry)
+        if timeout is not None:
+            changes["timeout"] = check_seconds("timeout", timeout)
+        if max_response_bytes is not None:
+            changes["max_response_bytes"] = check_positive_int("max_response_bytes", max_response_bytes)
+        if on_retry is not None:
+            changes["on_retry"] = on_retry
+        extra = check_headers(headers) if headers is not None else {}
+        view = object.__new__(SoraClient)
+        view.__dict__.update(self.__dict__)
+        view._options = attrs.evolve(self._options, **changes)
+        view._parent = self._parent or self
+        view._call_headers = MappingProxyType({**self._call_headers, **extra})
+        return view
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def __aenter__(self) -> SoraClient:
-        self._ensure_session()
+        self._core()
         return self
 
     async def __aexit__(
@@ -214,141 +276,166 @@ class SoraClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Cancel unfinished submissions and close the connections. Safe to call more than once."""
-        self._closed = True
-        tasks = [t for t in self._tasks if not t.done()]
+        """Cancel unfinished submissions and close the connections. Safe to call more than once.
+
+        On a ``with_options`` view this does nothing: the client it came from owns the connections.
+        """
+        if self._parent is not None:
+            return
+        shared = self._shared
+        shared.closed = True
+        tasks = [t for t in shared.tasks if not t.done()]
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
-            await session.close()
+        if self._owns_transport:
+            await self._transport.aclose()
         if self._owns_limiter:
-            await self.limiter.aclose()
+            await self._limiter.aclose()
+        shared.core = None
 
     @property
     def closed(self) -> bool:
         """True once ``aclose()`` has run (or the ``async with`` block has ended)."""
-        return self._closed
+        return self._shared.closed
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
         return (
-            f"SoraClient(base_url={self.base_url!r}, api_key=<{key}>, limiter={self.limiter!r}, "
-            f"max_concurrency={self.max_concurrency})"
+            f"SoraClient(base_url={self._base_url!r}, dialect={self._dialect.name!r}, api_key=<{key}>, "
+            f"limiter={self._limiter!r}, max_concurrency={self._max_concurrency})"
         )
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        session = getattr(self, "_session", None)
-        if session is not None and not session.closed:
+        shared = self.__dict__.get("_shared")
+        owner = self.__dict__.get("_parent") is None and self.__dict__.get("_owns_transport")
+        if owner and shared is not None and shared.core is not None and not shared.closed:
             _warn(
                 f"unclosed {self!r}: use 'async with' or 'await client.aclose()'",
                 ResourceWarning,
                 source=self,
             )
 
-    def _ensure_session(self) -> aiohttp.ClientSession:
-        """The shared session, created on first use inside the running loop."""
-        if self._closed:
+    def _core(self) -> RequestCore:
+        """The shared request core, made on first use inside the running loop."""
+        shared = self._shared
+        if shared.closed:
             raise ConfigurationError("this SoraClient is closed; create a new one")
-        if self._session is None:
-            base = self._checked_base_url()
-            self._create_url = str(base / CREATE_PATH)
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.max_concurrency),
-                timeout=self.timeout,
-                headers=self._default_headers(),
-                raise_for_status=False,
+        if shared.core is None:
+            if not self._api_key:
+                raise ConfigurationError("no API key: pass api_key=... or set $SORA_API_KEY")
+            base = checked_base_url(self._base_url, allow_insecure_http=self._allow_insecure_http)
+            shared.core = RequestCore(
+                transport=self._transport,
+                base_url=base,
+                headers={
+                    "User-Agent": USER_AGENT,
+                    "Accept": "application/json",
+                    "Content-Type": "application/json",
+                    **self._options.headers,
+                    "Authorization": f"Bearer {self._api_key}",
+                },
+                limiter=self._limiter,
+                max_concurrency=self._max_concurrency,
+                redact=self._redact,
             )
-            self._gate = asyncio.Semaphore(self.max_concurrency)
-        return self._session
-
-    def _checked_base_url(self) -> yarl.URL:
-        if not self.base_url:
-            raise ConfigurationError(
-                "no base URL: pass base_url=... or set $SORA_BASE_URL (e.g. https://relay.example)"
-            )
-        if not self._api_key:
-            raise ConfigurationError("no API key: pass api_key=... or set $SORA_API_KEY")
-        url = yarl.URL(self.base_url.rstrip("/") + "/")
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ConfigurationError(f"base URL must be an http(s) URL with a host (got {self.base_url!r})")
-        if url.scheme == "http" and not _is_loopback(url.host) and not self.allow_insecure_http:
-            raise ConfigurationError(
-                f"refusing to send the API key over plain http to {url.host}: use https, "
-                "or pass allow_insecure_http=True if you really mean it"
-            )
-        return url
-
-    def _default_headers(self) -> dict[str, str]:
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json", "Content-Type": "application/json"}
-        headers.update(self._extra_headers)
-        headers["Authorization"] = f"Bearer {self._api_key}"
-        return headers
+        return shared.core
 
     # --- single calls ------------------------------------------------------------------------------
 
     async def create_video(
-        self, request: VideoRequest, *, idempotency_key: str | None = None, retry: RetryPolicy | None = None
+        self,
+        request: VideoRequest | None = None,
+        *,
+        idempotency_key: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        **fields: Any,
     ) -> str:
-        """Create one video task and return its id. Retries per the policy under one idempotency key.
+        """Create one video task and return its id, retrying per the policy under one idempotency key.
 
-        Raises ``AmbiguousSubmissionError`` when the task may exist but we could not learn its id.
+        Args:
+            request: The request; or leave it out and give its fields as keywords
+                (``create_video(prompt="a fox", size="1280x720", duration=10)``).
+            idempotency_key: The key sent with every attempt; default a fresh one.
+            retry: The retry policy of this call.
+            timeout: Seconds one attempt may take (this call only).
+            **fields: ``VideoRequest`` fields, when ``request`` is not given.
+
+        Returns:
+            The task id.
+
+        Raises:
+            ValidationError: A bad request, field or key, before anything is sent.
+            AmbiguousSubmissionError: The task may exist but no id came back (``idempotency_key`` says
+                which); not retried blindly, so nothing is paid twice.
+            APIStatusError: The relay refused (``verdict`` says whether trying again can help).
+            APIConnectionError: No answer came after the retries.
         """
-        state = CallState(
-            operation="create_video", creates=True, idempotency_key=idempotency_key or new_key()
+        video = _request_from(request, fields)
+        state = _create_state(idempotency_key)
+        return await self._create(video, state, retry, timeout)
+
+    async def _create(
+        self, request: VideoRequest, state: CallState, retry: RetryPolicy | None, timeout: float | None
+    ) -> str:
+        core = self._core()
+        options = self._options
+        payload = await core.call(
+            self._dialect.create,
+            state=state,
+            policy=retry or options.retry,
+            timeout=timeout or options.timeout,
+            max_body=options.max_response_bytes,
+            body=dumps_request(request),
+            headers={**self._call_headers, "Idempotency-Key": state.idempotency_key or ""},
+            on_retry=options.on_retry,
         )
-        return await self._create(request, state, retry or self.retry)
+        task_id = self._dialect.task_id_from_create(payload)
+        if task_id is None:  # a success without an id: the task may exist, so never retried blind
+            cause = no_task_id(payload, self._redact)
+            raise AmbiguousSubmissionError(
+                state.idempotency_key or "", cause, attempts=state.attempts
+            ) from cause
+        return task_id
 
-    async def _create(self, request: VideoRequest, state: CallState, policy: RetryPolicy) -> str:
-        if not isinstance(request, VideoRequest):
-            raise _ValidationError("request", "must be a VideoRequest", request)
-        session = self._ensure_session()
-        body = dumps_request(request)
-        headers = {"Idempotency-Key": state.idempotency_key or new_key()}
-        gate, limiter, url = self._gate, self.limiter, self._create_url
-        secret = self._api_key
-        assert gate is not None
+    async def get_task(
+        self, task_id: str, *, retry: RetryPolicy | None = None, timeout: float | None = None
+    ) -> VideoTask:
+        """Query a task (free on the relays); transient failures are retried.
 
-        async def attempt() -> str:
-            state.attempts += 1
-            async with gate:  # one slot and one rate token per attempt, released on every path
-                await limiter.acquire()
-                data = await _observed_send(limiter, session, url, headers, body, secret)
-            if not isinstance(data, str) or not data:
-                raise APIResponseValidationError(
-                    f"expected a task id string in 'data', got {data!r}", status_code=200
-                )
-            return data
+        Args:
+            task_id: The id ``create_video`` returned.
+            retry: The retry policy of this call.
+            timeout: Seconds one attempt may take (this call only).
 
-        return await run_with_retries(
-            attempt, policy=policy, state=state, pause=limiter.pause, on_retry=self.on_retry
+        Returns:
+            The task as the relay describes it, parsed by the dialect.
+
+        Raises:
+            ValidationError: A task id that is not a URL-safe string.
+            NotFoundError: No such task.
+        """
+        check_task_id(task_id)
+        core = self._core()
+        options = self._options
+        payload = await core.call(
+            self._dialect.get_task,
+            state=CallState(operation="get_task", creates=False),
+            policy=retry or options.retry,
+            timeout=timeout or options.timeout,
+            max_body=options.max_response_bytes,
+            task_id=task_id,
+            headers=self._call_headers,
+            on_retry=options.on_retry,
         )
-
-    async def get_task(self, task_id: str, *, retry: RetryPolicy | None = None) -> VideoTask:
-        """Query a task (free on the relays). Transient failures are retried."""
-        _check_task_id(task_id)
-        session = self._ensure_session()
-        url = f"{self._create_url}/{task_id}"
-        state = CallState(operation="get_task", creates=False)
-        gate = self._gate
-        assert gate is not None
-
-        async def attempt() -> VideoTask:
-            state.attempts += 1
-            async with gate:  # queries are free on the relays: they take no rate token
-                data = await send(session, "GET", url, headers={}, body=None, secret=self._api_key)
-            if data is not None and not isinstance(data, Mapping):
-                raise APIResponseValidationError(
-                    f"expected a task object in 'data', got {data!r}", status_code=200
-                )
-            return VideoTask.from_api(task_id, data)
-
-        policy = retry or self.retry
-        return await run_with_retries(
-            attempt, policy=policy, state=state, pause=_no_pause, on_retry=self.on_retry
-        )
+        try:
+            return self._dialect.parse_task(task_id, payload, base_url=core.base_url)
+        except Exception as exc:  # pragma: no cover - dialect parsing never raises by contract
+            raise APIResponseValidationError(
+                f"could not read the task answer ({type(exc).__name__})", status_code=200
+            ) from None
 
     async def wait_for_task(
         self,
@@ -361,123 +448,125 @@ class SoraClient:
     ) -> VideoTask:
         """Poll until the task succeeds (returned), fails (``TaskFailedError``) or ``timeout`` passes.
 
-        The interval starts at ``poll_interval`` and grows by half each poll up to ``max_poll_interval``.
-        ``on_progress`` (plain or async) is called with every answer. On timeout, ``TaskTimeoutError``
-        says how long it waited and the last status seen.
+        Args:
+            task_id: The id ``create_video`` returned.
+            timeout: Seconds to wait in all; the call ends then, whatever a query is doing.
+            poll_interval: The first wait between polls; it grows by half each poll.
+            max_poll_interval: The longest wait between polls.
+            on_progress: Called (plain or async) with every answer.
+
+        Returns:
+            The finished task, with its ``video_urls``.
+
+        Raises:
+            TaskFailedError: The task ended in FAILURE (``fail_reason`` says why).
+            TaskTimeoutError: ``timeout`` passed first; the task keeps running.
+            APIResponseValidationError: The relay kept answering a status word no family documents.
         """
-        _check_task_id(task_id)
+        check_task_id(task_id)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        deadline = started + timeout
         interval = poll_interval
         last: VideoTask | None = None
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TaskTimeoutError(task_id, loop.time() - started, last)
-            try:
-                last = await asyncio.wait_for(self.get_task(task_id), remaining)
-            except asyncio.TimeoutError:
-                raise TaskTimeoutError(task_id, loop.time() - started, last) from None
-            if on_progress is not None:
-                outcome = on_progress(last)
-                if isinstance(outcome, Awaitable):
-                    await outcome
-            if last.status is TaskStatus.SUCCESS:
-                return last
-            if last.status is TaskStatus.FAILURE:
-                raise TaskFailedError(last)
-            await asyncio.sleep(min(interval, max(0.0, deadline - loop.time())))
-            interval = min(max_poll_interval, interval * 1.5)
+        unknown_in_a_row = 0
+        try:
+            async with timeout_after(timeout):
+                while True:
+                    last = await self.get_task(task_id)
+                    if on_progress is not None:
+                        outcome = on_progress(last)
+                        if isinstance(outcome, Awaitable):
+                            await outcome
+                    if last.status is TaskStatus.SUCCESS:
+                        return last
+                    if last.status is TaskStatus.FAILURE:
+                        raise TaskFailedError(last)
+                    unknown_in_a_row = unknown_in_a_row + 1 if last.status is TaskStatus.UNKNOWN else 0
+                    if unknown_in_a_row >= UNKNOWN_STATUS_POLLS:
+                        raise _unknown_status(last, unknown_in_a_row, self._dialect)
+                    await asyncio.sleep(interval)
+                    interval = min(max_poll_interval, interval * 1.5)
+        except asyncio.TimeoutError:
+            raise TaskTimeoutError(task_id, loop.time() - started, last) from None
 
     # --- awaitable results -------------------------------------------------------------------------
 
     def submit(
-        self, request: VideoRequest, *, idempotency_key: str | None = None, retry: RetryPolicy | None = None
+        self,
+        request: VideoRequest | None = None,
+        *,
+        idempotency_key: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        **fields: Any,
     ) -> Submission:
-        """Start creating a task in the background; ``await`` the returned handle for the task id."""
-        if not isinstance(request, VideoRequest):
-            raise _ValidationError("request", "must be a VideoRequest", request)
-        self._ensure_session()
-        state = CallState(
-            operation="create_video", creates=True, idempotency_key=idempotency_key or new_key()
-        )
-        task = self._track(self._create(request, state, retry or self.retry))
-        return Submission(request, state, task)
+        """Start creating a task in the background; ``await`` the returned handle for the task id.
+
+        Args:
+            request: The request (or its fields as keywords, as for ``create_video``).
+            idempotency_key: The key sent with every attempt; default a fresh one.
+            retry: The retry policy of this call.
+            timeout: Seconds one attempt may take (this call only).
+            **fields: ``VideoRequest`` fields, when ``request`` is not given.
+
+        Raises:
+            ValidationError: A bad request or key, at once.
+            ConfigurationError: The client is closed or has no key or base URL.
+        """
+        video = _request_from(request, fields)
+        self._core()
+        state = _create_state(idempotency_key)
+        task = self._track(self._create(video, state, retry, timeout))
+        return Submission(video, state, task)
 
     async def submit_many(
         self,
         requests: Iterable[SubmitInput] | AsyncIterable[SubmitInput],
         *,
         retry: RetryPolicy | None = None,
+        timeout: float | None = None,
         max_pending: int | None = None,
     ) -> AsyncGenerator[SubmitResult, None]:
-        """Submit every request and yield a ``SubmitResult`` for each as it completes (not in order).
+        """Submit every request; yield one ``SubmitResult`` for each as it completes (not in order).
 
-        Items are ``VideoRequest``, wire-format mappings (validated here: a bad one gets an error result
-        and nothing is sent) or ``SubmitItem``. At most ``max_pending`` (default twice
-        ``max_concurrency``) items are held at once, so a generator of millions keeps memory flat. One
-        failed item never stops the others. Breaking out cancels the work in flight; wrap the call in
-        ``contextlib.aclosing`` to have that happen at once rather than when the generator is collected.
+        Items are ``VideoRequest``, wire-format mappings (validated here: a bad one gets an error
+        result and nothing is sent) or ``SubmitItem``. At most ``max_pending`` items (default twice
+        ``max_concurrency``) are held at once, results not yet consumed included, so a generator of
+        millions keeps memory flat. Every item gets exactly one result, whatever went wrong with it.
+        Breaking out cancels the work in flight; wrap the call in ``contextlib.aclosing`` to have that
+        happen at once rather than when the generator is collected.
+
+        Args:
+            requests: Any iterable or async iterable of items.
+            retry: The retry policy of every item.
+            timeout: Seconds one attempt may take.
+            max_pending: The most items held at once.
+
+        Raises:
+            ValidationError: A bad ``max_pending``.
+            ConfigurationError: The client is closed or has no key or base URL.
         """
-        self._ensure_session()
-        policy = retry or self.retry
-        window = max_pending or 2 * self.max_concurrency
-        items = _aenumerate(requests)
-        finished: asyncio.Queue[SubmitResult] = asyncio.Queue()
-        in_flight: set[asyncio.Task[SubmitResult]] = set()
+        if max_pending is not None:
+            check_positive_int("max_pending", max_pending)
+        self._core()
 
-        def collect(task: asyncio.Task[SubmitResult]) -> None:
-            in_flight.discard(task)
-            if not task.cancelled():
-                finished.put_nowait(task.result())
+        async def create(request: VideoRequest, state: CallState) -> str:
+            return await self._create(request, state, retry, timeout)
 
-        exhausted = False
-        try:
-            while True:
-                # Results waiting to be yielded count against the window too: memory stays O(window).
-                while not exhausted and len(in_flight) + finished.qsize() < window:
-                    try:
-                        index, item = await items.__anext__()
-                    except StopAsyncIteration:
-                        exhausted = True
-                        break
-                    task = self._track(self._submit_item(index, item, policy))
-                    in_flight.add(task)
-                    task.add_done_callback(collect)
-                if exhausted and not in_flight and finished.empty():
-                    return
-                yield await finished.get()
-        finally:
-            await _cancel_all(in_flight)
-
-    async def _submit_item(self, index: int, item: SubmitInput, policy: RetryPolicy) -> SubmitResult:
-        wrapped = item if isinstance(item, SubmitItem) else SubmitItem(item)
-        state = CallState(
-            operation="create_video", creates=True, idempotency_key=wrapped.idempotency_key or new_key()
-        )
-        request: VideoRequest | Mapping[str, Any] = wrapped.request
-        task_id: str | None = None
-        error: BaseException | None = None
-        try:
-            request = request if isinstance(request, VideoRequest) else VideoRequest.from_dict(request)
-            task_id = await self._create(request, state, policy)
-        except (SoraError, aiohttp.ClientError, OSError) as exc:
-            error = exc
-        return SubmitResult(
-            index=index,
-            request=request,
-            task_id=task_id,
-            error=error,
-            idempotency_key=state.idempotency_key or "",
-            attempts=state.attempts,
-            tag=wrapped.tag,
-        )
+        async for result in stream_results(
+            requests,
+            create=create,
+            new_key=new_key,
+            track=self._track,
+            window=max_pending or 2 * self._max_concurrency,
+        ):
+            yield result
 
     def _track(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._shared.tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
         return task
 
 
@@ -485,27 +574,44 @@ _KEY_PREFIX = uuid.uuid4().hex
 _key_counter = itertools.count(1)
 
 
-async def _observed_send(
-    limiter: Limiter,
-    session: aiohttp.ClientSession,
-    url: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    secret: str | None,
-) -> Any:
-    """Send, telling the limiter whether the relay throttled this attempt."""
-    started = asyncio.get_running_loop().time()
-    try:
-        data = await send(session, "POST", url, headers=headers, body=body, secret=secret)
-    except RateLimitError:
-        limiter.observe(started=started, throttled=True)
-        raise
-    limiter.observe(started=started, throttled=False)
-    return data
+def new_key() -> str:
+    """A fresh idempotency key: a random per-process prefix and a counter.
+
+    As unique as a uuid4 per key (the 128-bit prefix is random), without a system call per request.
+    """
+    return f"{_KEY_PREFIX}-{next(_key_counter)}"
 
 
-async def _no_pause(seconds: float) -> None:
-    """Queries ignore server pauses meant for creates (they are free and limited apart, if at all)."""
+def _create_state(idempotency_key: str | None) -> CallState:
+    if idempotency_key is not None:
+        check_idempotency_key(idempotency_key)
+    return CallState(operation="create_video", creates=True, idempotency_key=idempotency_key or new_key())
+
+
+def _request_from(request: VideoRequest | None, fields: Mapping[str, Any]) -> VideoRequest:
+    """The request given, or one built from keyword fields; never both."""
+    if request is None:
+        if not fields:
+            raise _ValidationError("request", "must be a VideoRequest, or its fields as keywords", None)
+        return VideoRequest(**fields)
+    if not isinstance(request, VideoRequest):
+        raise _ValidationError("request", "must be a VideoRequest", request)
+    if fields:
+        raise _ValidationError(
+            "request", "cannot be combined with keyword fields (give one or the other)", sorted(fields)
+        )
+    return request
+
+
+def _unknown_status(task: VideoTask, polls: int, dialect: Dialect) -> APIResponseValidationError:
+    word = task.raw.get("status") if isinstance(task.raw, Mapping) else None
+    error = APIResponseValidationError(
+        f"task {task.task_id} reported the status {word!r} {polls} times in a row; no relay family "
+        f"documents it, so its end cannot be told (dialect {dialect.name!r}: is it the right one?)",
+        status_code=200,
+    )
+    error.verdict = error.verdict.FATAL
+    return error
 
 
 def _choose_limiter(rate_limit: RateLimit | Limiter | None, adaptive: bool | None) -> Limiter:
@@ -521,43 +627,7 @@ def _choose_limiter(rate_limit: RateLimit | Limiter | None, adaptive: bool | Non
     return AdaptiveLimiter(ceiling=rate_limit)
 
 
-def new_key() -> str:
-    """A fresh idempotency key: a random per-process prefix and a counter.
-
-    As unique as a uuid4 per key (the 128-bit prefix is random), without a system call per request.
-    """
-    return f"{_KEY_PREFIX}-{next(_key_counter)}"
-
-
-def _check_task_id(task_id: object) -> None:
-    if not isinstance(task_id, str) or not _TASK_ID.match(task_id):
-        raise _ValidationError(
-            "task_id", "must be a non-empty URL-safe string (letters, digits, - _ . ~ :)", task_id
-        )
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    with contextlib.suppress(ValueError):
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    return False
-
-
-async def _aenumerate(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[tuple[int, Any]]:
-    index = 0
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield index, item
-            index += 1
-    else:
-        for item in items:
-            yield index, item
-            index += 1
-
-
-async def _cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
+def _checked_policy(retry: object) -> RetryPolicy | None:
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise _ValidationError("retry", "must be a RetryPolicy", retry)
+    return retry

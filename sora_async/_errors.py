@@ -214,6 +214,11 @@ class APIStatusError(APIError):
     'HTTP 418 teapot: short and stout (request id r-1)'
     """
 
+    saturated: bool = False
+    """The relay's upstream is saturated (new-api's 429 ``fail_to_fetch_task``): it takes minutes."""
+    hint: str = ""
+    """What to do about it, when the error table knows (e.g. check the key, the base URL)."""
+
     def __init__(
         self,
         *,

@@ -1,14 +1,14 @@
-"""One HTTP exchange with the relay: send, read, and turn the answer into data or an exception.
+"""What an HTTP answer means: the JSON of a success, or the exception that says what went wrong.
 
-This is the only place that knows what relays send back: the ``{"code", "message", "data"}``
-envelope, OpenAI-style ``{"error": {...}}`` bodies, HTML pages from CDNs, empty bodies and broken
-JSON. Everything above it sees either the envelope's ``data`` or an ``APIError`` that says whether
-the request may have reached the server (``request_sent``), which is what decides if a retry is safe.
+The only place that reads error answers in all the shapes relays send: the ``{"code", "message",
+"data"}`` envelope (with HTTP 200 too), OpenAI-style ``{"error": {...}}`` bodies, web pages (a CDN's,
+or new-api's dashboard for a path it does not serve), redirects, empty bodies and broken JSON of any
+depth. Which exception and verdict each gets comes from the one table (``_error_table``); reading a
+success's shape is the dialect's job. Text kept in an exception is redacted and cut short.
 """
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import math
@@ -17,102 +17,145 @@ from collections.abc import Mapping
 from datetime import timezone
 from typing import Any
 
-import aiohttp
-import yarl
-
 from ._error_table import kind_of
-from ._errors import (
-    APIConnectionError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-)
+from ._errors import APIResponseValidationError, APIStatusError, ConfigurationError, Verdict
+from ._redact import Redactor, safe_headers
+from ._transport import origin_of
 
-__all__ = ["parse_response", "parse_retry_after", "send"]
+__all__ = ["parse_response", "parse_retry_after"]
 
 _SUCCESS = "success"
 
-# aiohttp >= 3.10 tells a connect timeout (nothing sent) from a read timeout (maybe sent).
-_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
-    cls for cls in (getattr(aiohttp, "ConnectionTimeoutError", None),) if cls is not None
-)
 
-
-async def send(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: str,
-    *,
+def parse_response(
+    status: int,
     headers: Mapping[str, str],
-    body: bytes | None = None,
+    raw: bytes,
+    *,
+    creates: bool = True,
     secret: str | None = None,
+    redact: Redactor | None = None,
+    where: str = "",
 ) -> Any:
-    """Make one request and return the envelope's ``data``; raise an ``APIError`` on any failure.
+    """The parsed JSON of a success answer, or the exception the answer means.
 
-    ``secret`` (the API key) is blanked out of any error built from the answer, in case a relay
-    echoes it back.
+    A success is a 2xx whose JSON carries no error: the envelope with ``code: "success"``, or any
+    other JSON value (an OpenAI-style object) for the dialect to read. Anything else raises: status
+    errors from the one table (with the verdict for a create or a query), a web page where an API
+    answer should be (``ConfigurationError``: a wrong base URL, nothing was created), a redirect
+    (never followed), a body that is not JSON (``APIResponseValidationError``). ``where`` names the
+    method and URL for messages.
     """
-    try:
-        async with session.request(method, url, data=body, headers=headers) as response:
-            raw = await response.read()
-            return parse_response(response.status, response.headers, raw, secret=secret)
-    except _CONNECT_TIMEOUT as exc:
-        raise APITimeoutError(f"timed out connecting to {_origin(url)}", request_sent=False) from exc
-    except aiohttp.ClientConnectorError as exc:
-        raise APIConnectionError(
-            f"could not connect to {_origin(url)}: {exc.os_error}", request_sent=False
-        ) from exc
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise APITimeoutError(f"timed out waiting for {_origin(url)} to answer", request_sent=True) from exc
-    except aiohttp.ClientError as exc:
-        detail = str(exc) or type(exc).__name__
-        raise APIConnectionError(f"connection to {_origin(url)} failed: {detail}", request_sent=True) from exc
-
-
-def parse_response(status: int, headers: Mapping[str, str], raw: bytes, *, secret: str | None = None) -> Any:
-    """Turn a status, headers and body into the envelope's ``data`` or the right exception."""
+    redact = redact if redact is not None else Redactor(secret)
     if status == 200 and raw[:1] == b"{":  # the fast path: one parse, no decode, no copies
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            pass
-        else:
-            if payload.__class__ is dict and payload.get("code") == _SUCCESS:
-                return payload.get("data")
-    text = raw.decode("utf-8", errors="replace")
-    payload = _json_or_none(text)
+        payload = _loads(raw)
+        if payload.__class__ is dict and payload.get("code") == _SUCCESS:
+            return payload
+    else:
+        payload = _loads(raw)
+    text = _text(raw)
     if 200 <= status < 300:
-        if isinstance(payload, dict):
-            code = payload.get("code")
-            error = payload.get("error")
-            if code == _SUCCESS or (code is None and not error and "data" in payload):
-                return payload.get("data")
-            if code is not None or error:
-                raise _status_error(status, headers, text, payload, secret)
+        if isinstance(payload, dict) and _holds_error(payload):
+            raise _status_error(status, headers, text, payload, redact, creates)
+        if payload is not _NOT_JSON and payload is not None:
+            return payload
+        if _is_html(headers, text):
+            raise _wrong_route(status, where)
         raise APIResponseValidationError(
-            f"HTTP {status} with a body that is not the JSON envelope: {_describe(_redact(text, secret))}",
+            f"HTTP {status} with a body that is not JSON: {_describe(redact(text))}",
             status_code=status,
-            body=_redact(text, secret),
+            body=redact(text),
+            verdict=Verdict.AMBIGUOUS if creates else Verdict.RETRY,
         )
-    raise _status_error(status, headers, text, payload, secret)
+    if 300 <= status < 400:
+        raise _redirect_error(status, headers, where)
+    raise _status_error(status, headers, text, None if payload is _NOT_JSON else payload, redact, creates)
+
+
+_NOT_JSON: Any = object()
+
+
+def _loads(raw: bytes) -> Any:
+    """JSON from bytes, or ``_NOT_JSON``: whatever the bytes are (any depth, a BOM, not UTF-8)."""
+    if not raw:
+        return _NOT_JSON
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return _NOT_JSON
+
+
+def _text(raw: bytes) -> str:
+    return raw[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+
+
+EXCERPT_BYTES = 4096
+"""How much of an error body is decoded for messages and excerpts; the rest is never looked at."""
+
+
+_NO_ERROR_CODES = (None, _SUCCESS, 0, "0", "")
+
+
+def _holds_error(payload: dict[str, Any]) -> bool:
+    """A 2xx JSON object that is an error all the same: an error code, an ``error``, ``success: false``."""
+    if payload.get("error") or payload.get("success") is False:
+        return True
+    return payload.get("code") not in _NO_ERROR_CODES
+
+
+def _is_html(headers: Mapping[str, str], text: str) -> bool:
+    content_type = (_header(headers, "content-type") or "").lower()
+    return "html" in content_type or text.lstrip()[:1] == "<"
+
+
+def _wrong_route(status: int, where: str) -> ConfigurationError:
+    """new-api answers an unknown path with its dashboard page and HTTP 200: nothing was created."""
+    return ConfigurationError(
+        f"{where or 'the relay'} answered with a web page (HTTP {status}), not an API answer: this is "
+        "not an API route; check base_url (e.g. https://relay.example, without /v1) and the dialect "
+        "(sora, new-api or openai). Nothing was created."
+    )
+
+
+def _redirect_error(status: int, headers: Mapping[str, str], where: str) -> APIStatusError:
+    location = _header(headers, "location") or ""
+    target = origin_of(location) if "://" in location else "another path"
+    return APIStatusError(
+        status_code=status,
+        code="redirect",
+        message=(
+            f"{where or 'the relay'} redirected to {target}; redirects are not followed (a create "
+            "must not be sent again elsewhere): set base_url to the address the relay moved to"
+        ),
+        verdict=Verdict.FATAL,
+        affects_all_requests=True,
+    )
 
 
 def _status_error(
-    status: int, headers: Mapping[str, str], text: str, payload: Any, secret: str | None = None
+    status: int,
+    headers: Mapping[str, str],
+    text: str,
+    payload: Any,
+    redact: Redactor,
+    creates: bool,
 ) -> APIStatusError:
     code, message = _code_and_message(payload, text)
-    kind = kind_of(status, code, creates=True)
-    return kind.cls(
+    kind = kind_of(status, code, creates=creates)
+    error = kind.cls(
         status_code=status,
-        code=code,
-        message=_redact(message, secret),
+        code=redact(code) if code else code,
+        message=redact(message),
         request_id=_header(headers, "x-request-id") or _header(headers, "request-id"),
-        body=_redact(text, secret),
+        body=redact(text),
         retry_after=parse_retry_after(headers),
-        headers={k: v for k, v in headers.items() if k.lower() != "set-cookie"},
-        verdict=kind.verdict(creates=True),
+        headers=safe_headers(headers, redact),
+        verdict=kind.verdict(creates=creates),
         affects_all_requests=kind.affects_all,
     )
+    error.saturated = kind.saturated
+    error.hint = kind.hint
+    return error
 
 
 def _code_and_message(payload: Any, text: str) -> tuple[str | None, str]:
@@ -178,29 +221,5 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _json_or_none(text: str) -> Any:
-    if not text or text.lstrip()[:1] not in ("{", "["):
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-MIN_SECRET = 8
-"""Shorter keys are not blanked: hiding a one-letter test key would mangle every word that has it."""
-
-
-def _redact(text: str, secret: str | None) -> str:
-    """Blank the API key out of text that came back from the relay (some echo the request)."""
-    return text.replace(secret, "***") if secret and len(secret) >= MIN_SECRET and secret in text else text
-
-
 def _str(value: object) -> str | None:
     return None if value is None else str(value)
-
-
-def _origin(url: str) -> str:
-    """Scheme, host and port only: never a path or query that might carry something private."""
-    parsed = yarl.URL(url)
-    return f"{parsed.scheme}://{parsed.host}" + (f":{parsed.explicit_port}" if parsed.explicit_port else "")

@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ._client import SoraClient, Submission
+from ._client import SoraClient
 from ._errors import (
     AmbiguousSubmissionError,
     APIConnectionError,
@@ -49,6 +49,7 @@ from ._errors import (
 )
 from ._models import VideoRequest
 from ._retry import OnRetry, RetryEvent, RetryPolicy
+from ._submit import Submission
 
 __all__ = [
     "OUTCOMES",

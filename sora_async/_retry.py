@@ -1,21 +1,18 @@
 """The retry policy: which failures are retried, how long to wait, and when to give up.
 
-Three verdicts decide a failure's fate:
+Every failure carries its verdict (``_error_table``): **retry** (the relay cannot have acted on it,
+or the call is a free query), **ambiguous** (a create the relay may have carried out: retried only
+with ``retry_ambiguous=True``, else surfaced as ``AmbiguousSubmissionError`` so nobody pays twice by
+accident) or **fatal** (repeating it would get the same answer).
 
-* **retry** - the server cannot have acted on it (429, 408, 503, a connection that never opened),
-  or it is a query, which is free and idempotent;
-* **ambiguous** - a create the server may have carried out (500/502/504/524, a timeout or a dropped
-  connection after the body went out, a 200 we could not read). Retried only with
-  ``retry_ambiguous=True``, under the same idempotency key; otherwise surfaced as
-  ``AmbiguousSubmissionError`` so that nobody pays twice by accident;
-* **fatal** - everything else (400, 401, 403, 404...): retrying would get the same answer.
-
-The wait before a retry is the server's ``retry-after-ms`` / ``Retry-After`` (capped by
-``max_retry_after``), else exponential backoff with full jitter. A server-given wait also pauses the
-client's limiter, because it is a fact about the key.
-
-Fast path: the first attempt runs bare; tenacity is only set up once something has failed, so a
-request that succeeds pays for one ``try``.
+The loop, top to bottom: attempt 1 runs bare (a request that succeeds pays for one ``try``, nothing
+else: tenacity costs ~100 us a call to set up); if it failed with a retry verdict, the wait it asks
+for passes, and tenacity drives attempts 2..n with the verdict as its retry predicate and the
+server's wait as its wait. The wait is ``retry-after-ms`` / ``Retry-After`` (capped by
+``max_retry_after``) where the relay gave one, else exponential backoff with full jitter; a
+server-given wait, and the client-wide wait of a throttle without one (``_throttle``), also pause
+the limiter, because they are facts about the key. Throttled attempts (429) do not count against
+``max_attempts``: saturation lasts seconds to minutes, so they are bounded by ``max_elapsed`` only.
 """
 
 from __future__ import annotations
@@ -24,12 +21,13 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 import tenacity
 
-from ._errors import AmbiguousSubmissionError, APIError, SoraError, ValidationError, Verdict
+from ._errors import AmbiguousSubmissionError, RateLimitError, SoraError, ValidationError, Verdict
+from ._throttle import ThrottleWatch
 
 __all__ = ["CallState", "RetryEvent", "RetryPolicy", "Verdict", "classify", "run_with_retries"]
 
@@ -104,7 +102,7 @@ class RetryEvent:
     idempotency_key: str | None = None
 
 
-@attrs.define(kw_only=True)
+@attrs.define(kw_only=True, slots=True)
 class CallState:
     """The running tally of one logical call (all its attempts)."""
 
@@ -112,6 +110,8 @@ class CallState:
     creates: bool
     idempotency_key: str | None = None
     attempts: int = 0
+    throttled: int = 0
+    """Attempts answered 429: they do not count against ``max_attempts``."""
     saw_ambiguous: bool = False
 
 
@@ -126,103 +126,149 @@ async def run_with_retries(
     state: CallState,
     pause: Pause,
     on_retry: OnRetry | None = None,
+    throttle: ThrottleWatch | None = None,
 ) -> T:
-    """Run ``attempt`` until it succeeds or the policy gives up; raise the final, translated error."""
+    """Run ``attempt`` until it succeeds or the policy gives up; raise the final error."""
     started = asyncio.get_running_loop().time()
     try:
-        return await attempt()
-    except APIError as exc:
-        if not _should_retry(exc, policy, state):
-            _raise_final(exc, state)
-        first_failure = exc
-    return await _retry_loop(attempt, first_failure, started, policy, state, pause, on_retry)
-
-
-async def _retry_loop(
-    attempt: Callable[[], Awaitable[T]],
-    first_failure: APIError,
-    started: float,
-    policy: RetryPolicy,
-    state: CallState,
-    pause: Pause,
-    on_retry: OnRetry | None,
-) -> T:
-    """The slow path: tenacity drives attempts 2..n, replaying the first failure as its attempt 1."""
-    replay: list[APIError] = [first_failure]
-
-    async def attempt_or_replay() -> T:
-        if replay:
-            raise replay.pop()
-        return await attempt()
-
-    async def before_sleep(retry_state: tenacity.RetryCallState) -> None:
-        cause = _outcome_error(retry_state)
-        retry_after = _server_wait(cause, policy)
-        if retry_after is not None:
-            await pause(retry_after)
-        event = RetryEvent(
-            operation=state.operation,
-            attempt=retry_state.attempt_number,
-            wait=retry_state.upcoming_sleep,
-            cause=cause,
-            retry_after=getattr(cause, "retry_after", None),
-            idempotency_key=state.idempotency_key,
-        )
-        logger.debug(
-            "%s attempt %d failed (%s: %s); retrying in %.3fs",
-            state.operation,
-            event.attempt,
-            type(cause).__name__,
-            cause,
-            event.wait,
-        )
-        if on_retry is not None:
-            on_retry(event)
-
-    def wait(retry_state: tenacity.RetryCallState) -> float:
-        cause = _outcome_error(retry_state)
-        server_wait = _server_wait(cause, policy)
-        return server_wait if server_wait is not None else policy.backoff(retry_state.attempt_number)
-
+        return await attempt()  # the fast path
+    except SoraError as exc:
+        first = exc
+    retries = _Retries(policy, state, pause, on_retry, throttle, deadline=started + policy.max_elapsed)
+    if not retries.may_retry(first) or retries.past_deadline(first, 1):
+        raise retries.final(first)
+    await retries.wait_after(first, attempt_number=1)
     retrying = tenacity.AsyncRetrying(
-        stop=tenacity.stop_after_attempt(policy.max_attempts)
-        | _StopPastDeadline(started + policy.max_elapsed),
-        wait=wait,
-        retry=tenacity.retry_if_exception(lambda exc: _should_retry(exc, policy, state)),
-        before_sleep=before_sleep,
+        stop=retries.stop,
+        wait=retries.tenacity_wait,
+        retry=tenacity.retry_if_exception(retries.may_retry),
+        before_sleep=retries.before_sleep,
         reraise=True,
     )
     try:
-        return await retrying(attempt_or_replay)
-    except APIError as exc:
+        return await retrying(attempt)
+    except SoraError as exc:
+        raise retries.final(exc)  # noqa: B904 - final() chains an ambiguous error to its cause
+
+
+class _Retries:
+    """The slow path's decisions for one call, shared by its first failure and tenacity's loop."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        state: CallState,
+        pause: Pause,
+        on_retry: OnRetry | None,
+        throttle: ThrottleWatch | None,
+        *,
+        deadline: float,
+    ) -> None:
+        self.policy = policy
+        self.state = state
+        self.pause = pause
+        self.on_retry = on_retry
+        self.throttle = throttle
+        self.deadline = deadline
+        self._waits: dict[int, tuple[float, float]] = {}
+
+    def may_retry(self, exc: BaseException) -> bool:
+        """The exception's verdict, as tenacity's retry predicate."""
+        verdict = classify(exc, creates=self.state.creates)
+        if verdict is Verdict.AMBIGUOUS:
+            self.state.saw_ambiguous = True
+            return self.policy.retry_ambiguous
+        return verdict is Verdict.RETRY
+
+    def wait_for(self, exc: BaseException, attempt_number: int) -> float:
+        """The wait after failed attempt ``attempt_number``: the server's, else jittered backoff."""
+        return self._decide(exc, attempt_number)[0]
+
+    def _decide(self, exc: BaseException, attempt_number: int) -> tuple[float, float]:
+        """(this call's wait, the client-wide pause), decided once per failed attempt."""
+        if attempt_number not in self._waits:
+            self._waits[attempt_number] = self._compute_wait(exc, attempt_number)
+        return self._waits[attempt_number]
+
+    def _compute_wait(self, exc: BaseException, attempt_number: int) -> tuple[float, float]:
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            wait = min(float(retry_after), self.policy.max_retry_after)
+            return wait, wait
+        backoff = self.policy.backoff(attempt_number)
+        if isinstance(exc, RateLimitError) and self.throttle is not None:
+            client_wide = self.throttle.client_wait(saturated=exc.saturated)
+            return max(backoff, client_wide), client_wide
+        return backoff, 0.0
+
+    def tenacity_wait(self, retry_state: tenacity.RetryCallState) -> float:
+        # tenacity counts from the second attempt (the first ran bare)
+        return self.wait_for(_outcome_error(retry_state), retry_state.attempt_number + 1)
+
+    def past_deadline(self, exc: BaseException, attempt_number: int) -> bool:
+        """Stop when the next attempt would start after the deadline, or attempts are spent."""
+        if isinstance(exc, RateLimitError):
+            self.state.throttled += 1
+        counted = self.state.attempts - self.state.throttled
+        if counted >= self.policy.max_attempts:
+            return True
+        wait = self.wait_for(exc, attempt_number)
+        return asyncio.get_running_loop().time() + wait > self.deadline
+
+    def stop(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self.past_deadline(_outcome_error(retry_state), retry_state.attempt_number + 1)
+
+    async def before_sleep(self, retry_state: tenacity.RetryCallState) -> None:
+        exc = _outcome_error(retry_state)
+        attempt_number = retry_state.attempt_number + 1
+        await self._announce(exc, attempt_number, self.wait_for(exc, attempt_number))
+
+    async def wait_after(self, exc: BaseException, *, attempt_number: int) -> None:
+        """Attempt 1's wait, before tenacity takes over (tenacity sleeps its own waits)."""
+        wait = self.wait_for(exc, attempt_number)
+        await self._announce(exc, attempt_number, wait)
+        await asyncio.sleep(wait)
+
+    async def _announce(self, exc: BaseException, attempt_number: int, wait: float) -> None:
+        """Pause the client for a server-given or client-wide wait, then log and tell ``on_retry``."""
+        retry_after = getattr(exc, "retry_after", None)
+        client_pause = self._decide(exc, attempt_number)[1]
+        if client_pause > 0:
+            await self.pause(client_pause)
+        event = RetryEvent(
+            operation=self.state.operation,
+            attempt=attempt_number,
+            wait=wait,
+            cause=exc,
+            retry_after=retry_after,
+            idempotency_key=self.state.idempotency_key,
+        )
+        logger.debug(
+            "%s attempt %d failed (%s: %s); retrying in %.3fs",
+            self.state.operation,
+            attempt_number,
+            type(exc).__name__,
+            exc,
+            wait,
+        )
+        if self.on_retry is not None:
+            self.on_retry(event)
+
+    def final(self, exc: SoraError) -> SoraError:
+        """The error to raise: a create that was ever ambiguous stays ambiguous."""
+        state = self.state
         if state.attempts > 1:
             logger.warning("%s gave up after %d attempts: %s", state.operation, state.attempts, exc)
-        _raise_final(exc, state)
-
-
-class _StopPastDeadline(tenacity.stop.stop_base):
-    """Stop when the next attempt would start after the deadline (the first attempt's start + max_elapsed)."""
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        return asyncio.get_running_loop().time() + retry_state.upcoming_sleep > self.deadline
-
-
-def _should_retry(exc: BaseException, policy: RetryPolicy, state: CallState) -> bool:
-    verdict = classify(exc, creates=state.creates)
-    if verdict is Verdict.AMBIGUOUS:
-        state.saw_ambiguous = True
-        return policy.retry_ambiguous
-    return verdict is Verdict.RETRY
-
-
-def _raise_final(exc: APIError, state: CallState) -> NoReturn:
-    """A create that was ever ambiguous stays ambiguous: an earlier attempt may have made the task."""
-    if state.creates and state.saw_ambiguous and state.idempotency_key is not None:
-        raise AmbiguousSubmissionError(state.idempotency_key, exc, attempts=state.attempts) from exc
-    raise exc
+        if (
+            state.creates
+            and state.saw_ambiguous
+            and state.idempotency_key is not None
+            and not isinstance(exc, AmbiguousSubmissionError)
+        ):
+            ambiguous = AmbiguousSubmissionError(state.idempotency_key, exc, attempts=state.attempts)
+            ambiguous.__cause__ = exc
+            return ambiguous
+        return exc
 
 
 def _outcome_error(retry_state: tenacity.RetryCallState) -> BaseException:
@@ -230,8 +276,3 @@ def _outcome_error(retry_state: tenacity.RetryCallState) -> BaseException:
     exc = retry_state.outcome.exception()
     assert exc is not None
     return exc
-
-
-def _server_wait(exc: BaseException, policy: RetryPolicy) -> float | None:
-    retry_after = getattr(exc, "retry_after", None)
-    return None if retry_after is None else min(float(retry_after), policy.max_retry_after)

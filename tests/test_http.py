@@ -20,6 +20,7 @@ from aioresponses import core as aioresponses_core
 from multidict import CIMultiDict
 from yarl import URL
 
+import sora_async as sa
 from sora_async import (
     APIConnectionError,
     APIError,
@@ -34,7 +35,8 @@ from sora_async import (
     ServerError,
 )
 from sora_async._errors import BODY_EXCERPT_LIMIT, status_error_class
-from sora_async._http import parse_response, parse_retry_after, send
+from sora_async._http import parse_response, parse_retry_after
+from sora_async._transport import AiohttpTransport, TransportRequest
 
 BASE = "https://relay.example"
 CREATE_URL = f"{BASE}/sora/v1/videos"
@@ -97,6 +99,31 @@ def parse_error(status: int, body: bytes, headers: dict[str, str] | None = None)
     return info.value
 
 
+def data_of(payload: Any) -> Any:
+    """The envelope's ``data`` (what these tests compare), or the payload when it is no envelope."""
+    return payload.get("data") if isinstance(payload, dict) else payload
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    body: bytes | None = None,
+    secret: str | None = None,
+) -> Any:
+    """One exchange through the aiohttp transport on ``session``, read as the request core reads it."""
+    transport = AiohttpTransport()
+    transport._session = session
+    response = await transport.send(TransportRequest(method, url, headers, body), max_body=1 << 20)
+    return data_of(
+        parse_response(
+            response.status, response.headers, response.body, creates=method == "POST", secret=secret
+        )
+    )
+
+
 def connector_error() -> aiohttp.ClientConnectorError:
     """A ClientConnectorError as aiohttp raises it when the TCP connect is refused."""
     given: dict[str, Any] = {"host": "relay.example", "port": 443, "is_ssl": True, "ssl": True}
@@ -143,7 +170,7 @@ async def test_send_returns_the_task_object_of_a_successful_query(
 )
 def test_success_envelopes_return_data(body: dict[str, Any], data: Any) -> None:
     """A 200 whose code is ``success`` (or absent, with ``data`` and no error) yields ``data``."""
-    assert parse_response(200, {}, raw(body)) == data
+    assert data_of(parse_response(200, {}, raw(body))) == data
 
 
 # --- 200 with an error code -------------------------------------------------------------------------
@@ -373,38 +400,46 @@ def test_plain_text_error_body_is_quoted_in_the_message() -> None:
 @pytest.mark.parametrize(
     ("body", "described"),
     [
-        (b"<html><body>Welcome to nginx</body></html>", "HTML"),
         (b"", "empty body"),
         (b"   \n", "empty body"),
         (b'{"code": "success", "data": ', '\'{"code": "success", "data":\''),
         (b"OK", "'OK'"),
-        (b'"task_1"', "'\"task_1\"'"),
-        (b"[1, 2]", "'[1, 2]'"),
-        (b"{}", "'{}'"),
-        (b'{"task_id": "task_1"}', "task_id"),
+        (b"\xef\xbb\xbf\xff\xfe not utf-8", "not utf-8"),
     ],
 )
-def test_http_200_without_the_envelope_is_a_response_validation_error(body: bytes, described: str) -> None:
-    """A 200 whose body is not the JSON envelope (HTML, empty, broken, other JSON) is not data."""
+def test_http_200_that_is_not_json_is_a_response_validation_error(body: bytes, described: str) -> None:
+    """A 200 whose body is no JSON at all (empty, broken, plain text, not UTF-8) is not data."""
     exc = parse_error(200, body)
     assert type(exc) is APIResponseValidationError
-    assert isinstance(exc, APIResponseValidationError)
     assert exc.status_code == 200
-    assert exc.body == body.decode()
+    assert exc.body == body.decode("utf-8", "replace")
     assert described in str(exc)
-    assert str(exc).startswith("HTTP 200 with a body that is not the JSON envelope: ")
+    assert str(exc).startswith("HTTP 200 with a body that is not JSON: ")
+    assert exc.verdict is sa.Verdict.AMBIGUOUS  # a create may have been carried out
 
 
-async def test_send_raises_response_validation_error_for_html_200(
+@pytest.mark.parametrize("body", [b'"task_1"', b"[1, 2]", b"{}", b'{"task_id": "task_1"}', b"\xef\xbb\xbf{}"])
+def test_http_200_with_any_json_is_handed_to_the_dialect(body: bytes) -> None:
+    """Any JSON success (an OpenAI object, a bare id, a BOM first) is the dialect's to read."""
+    assert parse_response(200, {}, body) == json.loads(body.decode("utf-8-sig"))
+
+
+@pytest.mark.parametrize("depth", [10_000, 200_000])
+def test_any_nesting_depth_ends_in_an_sdk_error(depth: int) -> None:
+    """A hostile nesting depth is refused as not JSON, never a RecursionError."""
+    exc = parse_error(200, b"[" * depth + b"]" * depth)
+    assert type(exc) is APIResponseValidationError
+
+
+async def test_send_raises_configuration_error_for_html_200(
     session: aiohttp.ClientSession, relay: aioresponses
 ) -> None:
-    """Through ``send``, a 200 HTML page is an APIResponseValidationError that may have acted."""
+    """A 200 web page where an API answer belongs is a wrong route (new-api's dashboard): nothing made."""
     relay.post(CREATE_URL, status=200, body=HTML_PAGE, content_type="text/html")
-    with pytest.raises(APIResponseValidationError) as info:
+    with pytest.raises(sa.ConfigurationError, match="web page") as info:
         await send(session, "POST", CREATE_URL, headers=AUTH, body=b"{}")
-    assert info.value.request_sent is True
-    assert not isinstance(info.value, APIStatusError)
-    assert len(info.value.body) < len(HTML_PAGE)
+    assert info.value.verdict is sa.Verdict.FATAL
+    assert info.value.affects_all_requests
 
 
 # --- classes and messages ---------------------------------------------------------------------------
@@ -704,7 +739,7 @@ async def test_no_error_contains_the_api_key(
 ) -> None:
     """Whatever goes wrong, neither str nor repr nor the kept body/headers of the error hold the key."""
     relay.post(CREATE_URL, **answer)
-    with pytest.raises(APIError) as info:
+    with pytest.raises(sa.SoraError) as info:
         await send(session, "POST", CREATE_URL, headers=AUTH, body=b'{"prompt":"x"}')
     exc = info.value
     assert SECRET not in str(exc)

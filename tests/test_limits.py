@@ -149,7 +149,7 @@ async def test_client_closes_the_limiter_it_built_and_not_a_given_one(server: Sc
         await c.create_video(REQ)
     assert closed == [] and given.acquired == 1
     built = sa.SoraClient("k", base_url=server.url, rate_limit=sa.RateLimit(5))
-    built.limiter = Tracked("built")  # stands in for the bucket it built, to see the call
+    built._limiter = Tracked("built")  # stands in for the bucket it built, to see the call
     await built.aclose()
     assert closed == ["built"]
 
@@ -218,8 +218,8 @@ async def test_cancellation_never_leaks_a_slot(server: ScriptedServer, where: st
         handle.cancel()
         with pytest.raises(asyncio.CancelledError):
             await handle
-        assert c._gate is not None
-        assert c._gate._value == 2  # both slots free again
+        assert c._shared.core is not None
+        assert c._shared.core._gate._value == 2  # both slots free again
     assert len(server.creates) == {"limiter": 1, "backoff": 1, "request": 1}[where]
 
 
@@ -285,7 +285,7 @@ async def test_breaking_out_cancels_in_flight_work(server: ScriptedServer) -> No
             async for result in results:
                 assert result.ok
                 break
-        assert not [t for t in c._tasks if not t.done()]
-        assert c._gate is not None
-        assert c._gate._value == 4
+        assert not [t for t in c._shared.tasks if not t.done()]
+        assert c._shared.core is not None
+        assert c._shared.core._gate._value == 4
     assert len(server.creates) <= 1 + 4 + 1

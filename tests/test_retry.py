@@ -146,13 +146,14 @@ async def test_ambiguous_failures_retry_under_the_same_key_when_allowed(server: 
 
 
 async def test_an_earlier_ambiguous_attempt_keeps_the_outcome_ambiguous(server: ScriptedServer) -> None:
-    """500, then 429s until attempts run out: the first may have created the task, so it is ambiguous."""
-    server.script(Reply(status=500, text=""), *[Reply(status=429, json_body=RATE_LIMITED)] * 5)
+    """500, then 503s until attempts run out: the first may have created the task, so it is ambiguous."""
+    server.script(Reply(status=500, text=""), *[Reply(status=503, text="")] * 5)
     policy = sa.RetryPolicy(max_attempts=3, initial_backoff=0.001, retry_ambiguous=True)
     async with sa.SoraClient("k", base_url=server.url, retry=policy) as c:
         with pytest.raises(sa.AmbiguousSubmissionError) as info:
             await c.create_video(REQ)
-    assert isinstance(info.value.cause, sa.RateLimitError)
+    assert isinstance(info.value.cause, sa.ServerError)
+    assert info.value.cause.status_code == 503
     assert info.value.attempts == 3
 
 
@@ -239,7 +240,7 @@ async def test_a_response_slower_than_the_timeout(server: ScriptedServer) -> Non
 @pytest.mark.parametrize(
     ("reply", "outcome"),
     [
-        (Reply(status=200, text="<html>challenge</html>"), sa.AmbiguousSubmissionError),
+        (Reply(status=200, text="<html>dashboard</html>"), sa.ConfigurationError),
         (Reply(status=200, text="{not json"), sa.AmbiguousSubmissionError),
         (Reply(status=200, text=""), sa.AmbiguousSubmissionError),
         (Reply(status=502, text="<html>bad gateway</html>"), sa.AmbiguousSubmissionError),
@@ -301,3 +302,22 @@ def test_bad_policy_values_are_named(kwargs: dict[str, object], field: str) -> N
     with pytest.raises(sa.ValidationError) as info:
         sa.RetryPolicy(**kwargs)  # type: ignore[arg-type]
     assert info.value.field == field
+
+
+async def test_throttles_do_not_spend_attempts(server: ScriptedServer) -> None:
+    """429s are bounded by max_elapsed, not max_attempts: a saturated relay is ridden out."""
+    server.script(*[Reply(status=429, json_body=RATE_LIMITED)] * 5)
+    policy = sa.RetryPolicy(max_attempts=2, initial_backoff=0.001, max_backoff=0.002)
+    async with sa.SoraClient("k", base_url=server.url, retry=policy, adaptive=False) as c:
+        assert await c.create_video(REQ)
+    assert len(server.creates) == 6
+
+
+async def test_throttles_stop_at_max_elapsed(server: ScriptedServer) -> None:
+    """However many 429s come, no attempt starts after max_elapsed."""
+    server.script(*[Reply(status=429, json_body=RATE_LIMITED)] * 1000)
+    policy = sa.RetryPolicy(max_elapsed=0.2, initial_backoff=0.01, max_backoff=0.02)
+    async with sa.SoraClient("k", base_url=server.url, retry=policy, adaptive=False) as c:
+        with pytest.raises(sa.RateLimitError):
+            await c.create_video(REQ)
+    assert 3 <= len(server.creates) < 100

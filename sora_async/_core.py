@@ -1,0 +1,202 @@
+"""The request core: the one path every call to the relay takes, whatever the endpoint.
+
+    endpoint (data) -> URL and headers -> retry loop -> [ concurrency gate -> rate token (if the
+    endpoint takes one) -> transport -> the answer's meaning ] -> payload for the dialect
+
+An ``Endpoint`` (``_dialects``) says the method, the path, whether it creates a task and whether
+it takes a rate token; nothing here is specific to one endpoint. Every exception that leaves an
+attempt is a ``SoraError`` with its verdict for this endpoint: whatever the transport, the limiter
+or a parser raises that we did not foresee becomes ``UnexpectedError`` (its cause kept, with the
+key blanked out), so a caller never meets a raw exception and a stream never loses an item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ._compat import timeout_after
+from ._dialects import Endpoint
+from ._errors import (
+    APIResponseValidationError,
+    APITimeoutError,
+    RateLimitError,
+    SoraError,
+    UnexpectedError,
+    Verdict,
+)
+from ._http import parse_response
+from ._redact import Redactor, scrub_exception
+from ._retry import CallState, OnRetry, RetryPolicy, run_with_retries
+from ._throttle import ThrottleWatch
+from ._transport import Transport, TransportRequest
+from .limits import Limiter
+
+__all__ = ["RequestCore"]
+
+logger = logging.getLogger("sora_async")
+
+
+class RequestCore:
+    """Sends one logical call (all its attempts) for an endpoint; shared by a client and its views."""
+
+    __slots__ = ("_gate", "_throttle", "base_url", "headers", "limiter", "redact", "transport")
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        base_url: str,
+        headers: Mapping[str, str],
+        limiter: Limiter,
+        max_concurrency: int,
+        redact: Redactor,
+    ) -> None:
+        self.transport = transport
+        self.base_url = base_url
+        self.headers = dict(headers)
+        self.limiter = limiter
+        self.redact = redact
+        self._gate = asyncio.Semaphore(max_concurrency)
+        self._throttle = ThrottleWatch(asyncio.get_running_loop().time)
+
+    async def call(
+        self,
+        endpoint: Endpoint,
+        *,
+        state: CallState,
+        policy: RetryPolicy,
+        timeout: float,
+        max_body: int,
+        task_id: str | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> Any:
+        """The parsed JSON of the relay's success answer; raises a ``SoraError`` otherwise."""
+        url = endpoint.url(self.base_url, task_id)
+        request = TransportRequest(
+            endpoint.method, url, {**self.headers, **headers} if headers else self.headers, body
+        )
+
+        async def attempt() -> Any:
+            return await self._attempt(endpoint, request, state, timeout, max_body)
+
+        pause = self.limiter.pause if endpoint.takes_rate_token else _no_pause
+        return await run_with_retries(
+            attempt, policy=policy, state=state, pause=pause, on_retry=on_retry, throttle=self._throttle
+        )
+
+    async def _attempt(
+        self,
+        endpoint: Endpoint,
+        request: TransportRequest,
+        state: CallState,
+        timeout: float,
+        max_body: int,
+    ) -> Any:
+        state.attempts += 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        status: int | None = None
+        try:
+            async with self._gate:  # one slot per attempt, released on every path
+                if endpoint.takes_rate_token:
+                    await self.limiter.acquire()
+                    started = loop.time()
+                response = await self._send(request, timeout, max_body)
+                status = response.status
+                payload = parse_response(
+                    status,
+                    response.headers,
+                    response.body,
+                    creates=endpoint.creates,
+                    redact=self.redact,
+                    where=f"{request.method} {_path_of(request.url)}",
+                )
+        except SoraError as exc:
+            self._after(endpoint, started, exc)
+            if exc.__cause__ is not None:  # a library's exception keeps what it saw: headers, the key
+                scrub_exception(exc, self.redact)
+            raise _settled(exc, endpoint.creates) from exc.__cause__
+        except Exception as exc:  # whatever it was, the caller gets an SDK error for it
+            raise self._unexpected(exc, state, endpoint) from None
+        finally:
+            if logger.isEnabledFor(logging.DEBUG):
+                _log_attempt(request, status, state.attempts, loop.time() - started)
+        self._after(endpoint, started, None)
+        return payload
+
+    async def _send(self, request: TransportRequest, timeout: float, max_body: int) -> Any:
+        try:
+            async with timeout_after(timeout):
+                return await self.transport.send(request, max_body=max_body)
+        except asyncio.TimeoutError:  # our own per-attempt deadline; a caller's propagates as cancel
+            raise APITimeoutError(
+                f"no answer within {timeout:g}s from {request.method} {_path_of(request.url)}",
+                request_sent=True,
+            ) from None
+
+    def _after(self, endpoint: Endpoint, started: float, exc: SoraError | None) -> None:
+        """Tell the limiter and the throttle watch how a rate-token attempt was answered."""
+        if not endpoint.takes_rate_token:
+            return
+        throttled = isinstance(exc, RateLimitError)
+        if exc is None:
+            self._throttle.succeeded()
+        if exc is None or throttled or getattr(exc, "status_code", None) is not None:
+            self.limiter.observe(started=started, throttled=throttled)
+
+    def _unexpected(self, exc: Exception, state: CallState, endpoint: Endpoint) -> UnexpectedError:
+        scrub_exception(exc, self.redact)
+        error = UnexpectedError(exc, during=state.operation)
+        error.args = (self.redact(str(error)),)
+        logger.error("%s", error.args[0])
+        return error
+
+
+def _settled(exc: SoraError, creates: bool) -> SoraError:
+    """A query cannot be ambiguous: whatever may have reached the relay, asking again is free."""
+    if not creates and exc.verdict is Verdict.AMBIGUOUS:
+        exc.verdict = Verdict.RETRY
+    return exc
+
+
+def no_task_id(payload: Any, redact: Redactor) -> APIResponseValidationError:
+    """A 2xx create answer that holds no task id: the task may exist, so this is ambiguous."""
+    excerpt = redact(repr(payload)[:200])
+    return APIResponseValidationError(
+        f"the create answer holds no task id: {excerpt}", status_code=200, body=excerpt
+    )
+
+
+async def _no_pause(seconds: float) -> None:
+    """Queries ignore server pauses meant for creates (they are free and limited apart, if at all)."""
+
+
+def _path_of(url: str) -> str:
+    """The path of a URL, for messages and logs (no host, no query)."""
+    rest = url.split("://", 1)[-1]
+    slash = rest.find("/")
+    return rest[slash:].split("?", 1)[0] if slash >= 0 else "/"
+
+
+def _log_attempt(request: TransportRequest, status: int | None, attempt: int, duration: float) -> None:
+    path = _path_of(request.url)
+    logger.debug(
+        "%s %s -> %s (attempt %d, %.1f ms)",
+        request.method,
+        path,
+        status if status is not None else "no answer",
+        attempt,
+        duration * 1000,
+        extra={
+            "method": request.method,
+            "path": path,
+            "status": status,
+            "attempt": attempt,
+            "duration": duration,
+        },
+    )

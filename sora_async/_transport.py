@@ -1,0 +1,290 @@
+"""The transport seam: how one HTTP exchange goes out and what comes back, nothing more.
+
+The client hands a ``Request`` to a ``Transport`` and gets a ``Response`` with the whole body, read
+in chunks and never more than ``max_body`` bytes; or, for downloads, a ``StreamedResponse`` whose
+body it reads itself. What the answer means is decided above (``_core``); what failed on the wire
+is said here, as ``APIConnectionError`` / ``APITimeoutError`` with ``request_sent`` telling whether
+the relay may have seen the request.
+
+Two transports: ``AiohttpTransport`` (the default, one pooled ``aiohttp.ClientSession``) and
+``MockTransport``, which answers from a function in memory, for tests::
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        return sa.TransportResponse(200, body=b'{"code": "success", "data": "task_1"}')
+
+    client = sa.SoraClient(api_key="sk-test", base_url="https://relay.test",
+                           transport=sa.MockTransport(handler))
+
+Redirects are never followed: a create sent again to another origin could pay twice, and the key
+would go with it.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Union
+
+import aiohttp
+import attrs
+import yarl
+
+from ._compat import current_task_cancelling
+from ._errors import APIConnectionError, APIResponseValidationError, APITimeoutError
+
+__all__ = [
+    "AiohttpTransport",
+    "MockTransport",
+    "StreamedResponse",
+    "Transport",
+    "TransportRequest",
+    "TransportResponse",
+    "origin_of",
+]
+
+CHUNK = 64 * 1024
+
+
+@attrs.frozen(repr=False)
+class TransportRequest:
+    """One request as it goes on the wire. Its repr leaves out the headers (they hold the key)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    body: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"<TransportRequest {self.method} {self.url}>"
+
+
+@attrs.frozen
+class TransportResponse:
+    """One answer: status, headers and the body as bytes."""
+
+    status: int
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+    body: bytes = b""
+
+
+class StreamedResponse(abc.ABC):
+    """An answer whose body is read piece by piece (downloads): status and headers first."""
+
+    status: int
+    headers: Mapping[str, str]
+
+    @abc.abstractmethod
+    def iter_chunks(self, size: int = CHUNK) -> AsyncIterator[bytes]:
+        """The body, ``size`` bytes or fewer at a time."""
+
+
+class Transport(abc.ABC):
+    """What the client needs to talk to a relay. Subclass it to send through something else."""
+
+    @abc.abstractmethod
+    async def send(self, request: TransportRequest, *, max_body: int) -> TransportResponse:
+        """Send ``request`` and return the answer, its body capped at ``max_body`` bytes.
+
+        Raises ``APIConnectionError`` / ``APITimeoutError`` when no answer came, and
+        ``APIResponseValidationError`` when the body is longer than ``max_body``.
+        """
+
+    def stream(self, request: TransportRequest) -> contextlib.AbstractAsyncContextManager[StreamedResponse]:
+        """Send ``request`` and give its answer with a body to read in chunks (for downloads)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot stream")
+
+    async def aclose(self) -> None:  # noqa: B027 - optional: most transports hold nothing
+        """Release connections. The client calls it for transports it built."""
+
+
+# --- aiohttp ----------------------------------------------------------------------------------------
+
+# aiohttp >= 3.10 tells a connect timeout (nothing sent) from a read timeout (maybe sent).
+_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    cls for cls in (getattr(aiohttp, "ConnectionTimeoutError", None),) if cls is not None
+)
+
+
+class AiohttpTransport(Transport):
+    """The default transport: one ``aiohttp.ClientSession``, made on first use in the running loop.
+
+    ``max_connections`` bounds the pool (the client matches it to its concurrency), and
+    ``connect_timeout`` bounds setting up a connection; the time allowed for a whole attempt is
+    enforced by the client, so that the caller's own deadlines always win.
+    """
+
+    def __init__(self, *, max_connections: int = 100, connect_timeout: float = 10.0) -> None:
+        self.max_connections = max_connections
+        self.connect_timeout = connect_timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.max_connections),
+                timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout),
+                raise_for_status=False,
+                auto_decompress=True,
+            )
+        return self._session
+
+    @property
+    def closed(self) -> bool:
+        return self._session is None or self._session.closed
+
+    async def send(self, request: TransportRequest, *, max_body: int) -> TransportResponse:
+        session = self._ensure_session()
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=request.headers,
+                allow_redirects=False,
+            ) as response:
+                body = await _read_capped(response, max_body)
+                return TransportResponse(response.status, response.headers, body)
+        except APIResponseValidationError:
+            raise
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            raise _wire_error(exc, request.url) from exc
+
+    @contextlib.asynccontextmanager
+    async def stream(self, request: TransportRequest) -> AsyncIterator[StreamedResponse]:
+        session = self._ensure_session()
+        try:
+            async with session.request(
+                request.method, request.url, headers=request.headers, allow_redirects=False
+            ) as response:
+                yield _AiohttpStream(response)
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            raise _wire_error(exc, request.url) from exc
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+
+class _AiohttpStream(StreamedResponse):
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers = response.headers
+
+    async def iter_chunks(self, size: int = CHUNK) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_chunked(size):
+                yield chunk
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            raise _wire_error(exc, str(self._response.url)) from exc
+
+
+async def _read_capped(response: aiohttp.ClientResponse, max_body: int) -> bytes:
+    """The body, read in chunks, refused past ``max_body`` bytes (a huge or endless answer)."""
+    length = response.content_length
+    if length is not None and length <= max_body:
+        return await response.read()  # the fast path: one read of a known, allowed length
+    if length is not None:
+        raise _too_large(response.status, max_body, f"it announced {length} bytes")
+    parts: list[bytes] = []
+    total = 0
+    while chunk := await response.content.read(CHUNK):
+        total += len(chunk)
+        if total > max_body:
+            raise _too_large(response.status, max_body, "it went on past that")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _too_large(status: int, max_body: int, detail: str) -> APIResponseValidationError:
+    return APIResponseValidationError(
+        f"HTTP {status} with an answer longer than max_response_bytes={max_body} ({detail}); "
+        "the rest was not read",
+        status_code=status,
+    )
+
+
+def _wire_error(exc: BaseException, url: str) -> APIConnectionError:
+    """The SDK error for a failure on the wire; a caller's own cancellation is never one of these."""
+    if isinstance(exc, asyncio.TimeoutError) and current_task_cancelling():
+        raise asyncio.CancelledError  # the caller's deadline, not ours: let it through
+    where = origin_of(url)
+    if _CONNECT_TIMEOUT and isinstance(exc, _CONNECT_TIMEOUT):
+        return APITimeoutError(f"timed out connecting to {where}", request_sent=False)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return APIConnectionError(f"could not connect to {where}: {exc.os_error}", request_sent=False)
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return APITimeoutError(f"timed out waiting for {where} to answer", request_sent=True)
+    detail = str(exc) or type(exc).__name__
+    return APIConnectionError(f"connection to {where} failed: {detail}", request_sent=True)
+
+
+def origin_of(url: str) -> str:
+    """Scheme, host and port only: never a path or query that might carry something private."""
+    parsed = yarl.URL(url)
+    port = f":{parsed.explicit_port}" if parsed.explicit_port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}"
+
+
+# --- in memory --------------------------------------------------------------------------------------
+
+Handler = Callable[
+    [TransportRequest], Union[TransportResponse, Awaitable[TransportResponse]]  # noqa: UP007 - 3.10
+]
+
+
+class MockTransport(Transport):
+    """Answers every request from ``handler`` (plain or async), in memory: for tests of code that uses
+    the client. Raise ``sa.APIConnectionError`` from the handler to simulate a failure on the wire.
+
+    >>> import sora_async as sa
+    >>> seen = []
+    >>> def handler(request):
+    ...     seen.append((request.method, request.url))
+    ...     return sa.TransportResponse(200, body=b'{"code": "success", "data": "task_1"}')
+    >>> async def main():
+    ...     transport = sa.MockTransport(handler)
+    ...     client = sa.SoraClient(api_key="sk-test", base_url="https://relay.test", transport=transport)
+    ...     async with client:
+    ...         return await client.create_video(prompt="a fox")
+    >>> import asyncio; asyncio.run(main()), seen
+    ('task_1', [('POST', 'https://relay.test/sora/v1/videos')])
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[TransportRequest] = []
+
+    async def _answer(self, request: TransportRequest) -> TransportResponse:
+        self.requests.append(request)
+        outcome = self.handler(request)
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+        if not isinstance(outcome, TransportResponse):
+            raise TypeError(f"MockTransport handler must return a TransportResponse (got {outcome!r})")
+        return outcome
+
+    async def send(self, request: TransportRequest, *, max_body: int) -> TransportResponse:
+        response = await self._answer(request)
+        if len(response.body) > max_body:
+            raise _too_large(response.status, max_body, f"it held {len(response.body)} bytes")
+        return response
+
+    @contextlib.asynccontextmanager
+    async def stream(self, request: TransportRequest) -> AsyncIterator[StreamedResponse]:
+        yield _MemoryStream(await self._answer(request))
+
+
+class _MemoryStream(StreamedResponse):
+    def __init__(self, response: TransportResponse) -> None:
+        self.status = response.status
+        self.headers = response.headers
+        self._body = response.body
+
+    async def iter_chunks(self, size: int = CHUNK) -> AsyncIterator[bytes]:
+        for start in range(0, len(self._body), size):
+            yield self._body[start : start + size]
