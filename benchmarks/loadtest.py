@@ -22,7 +22,7 @@ import attrs
 
 import sora_async as sa
 from benchmarks._common import API_KEY, REQUEST, write_result
-from sora_async._loadtest import LoadTestOptions, LoadTestReport, plot, run_load_test
+from sora_async.loadtest import LoadTestOptions, LoadTestReport, plot, run_load_test
 from sora_async.mock import MockConfig, MockRelay
 
 IMG = Path(__file__).resolve().parent.parent / "docs" / "img"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import sora_async as sa
-from sora_async._loadtest import (
+from sora_async.loadtest import (
     OUTCOMES,
     LatencySummary,
     LoadTest,

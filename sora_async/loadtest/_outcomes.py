@@ -1,0 +1,66 @@
+"""Outcome classes: what became of one load-test request, in the order report tables list them.
+
+Samples store an outcome as a one-byte index into ``OUTCOMES``; this module is the only place that
+turns an exception into that index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from .._errors import (
+    AmbiguousSubmissionError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    RateLimitError,
+)
+
+__all__ = ["OUTCOMES", "classify_outcome"]
+
+OUTCOMES: tuple[str, ...] = (
+    "ok",
+    "rate_limited",
+    "server_error",
+    "ambiguous",
+    "timeout",
+    "connection",
+    "other",
+    "unfinished",
+)
+"""Outcome classes, in the order tables list them. ``unfinished``: cut off by cancellation or the drain."""
+
+OK, RATE_LIMITED, SERVER_ERROR, AMBIGUOUS, TIMEOUT, CONNECTION, OTHER, UNFINISHED = range(len(OUTCOMES))
+
+
+def classify_outcome(exc: BaseException | None) -> str:
+    """The outcome class of a finished request.
+
+    Args:
+        exc: What the request raised, or None when it got a task id.
+
+    Returns:
+        One of ``OUTCOMES``: ``"ok"`` for None, else the class of the failure.
+
+    >>> classify_outcome(None), classify_outcome(TimeoutError())
+    ('ok', 'timeout')
+    """
+    return OUTCOMES[outcome_index(exc)]
+
+
+def outcome_index(exc: BaseException | None) -> int:
+    """The index into ``OUTCOMES`` of what a request raised (None: ok)."""
+    # Order matters: APITimeoutError is an APIConnectionError, RateLimitError an APIStatusError.
+    if exc is None:
+        return OK
+    if isinstance(exc, AmbiguousSubmissionError):
+        return AMBIGUOUS
+    if isinstance(exc, RateLimitError):
+        return RATE_LIMITED
+    if isinstance(exc, APIStatusError) and exc.status_code >= 500:
+        return SERVER_ERROR
+    if isinstance(exc, (APITimeoutError, asyncio.TimeoutError, TimeoutError)):
+        return TIMEOUT
+    if isinstance(exc, (APIConnectionError, OSError)):
+        return CONNECTION
+    return OTHER
