@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
+import re
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,8 @@ from typing import Any
 import pytest
 
 import sora_async as sa
+import sora_async.loadtest
+from sora_async._serde import converter
 from sora_async.loadtest import (
     OUTCOMES,
     LatencySummary,
@@ -21,6 +26,7 @@ from sora_async.loadtest import (
     LoadTestSnapshot,
     classify_outcome,
     plot,
+    require_plotting,
     run_load_test,
 )
 from sora_async.mock import MockRelay
@@ -350,3 +356,65 @@ async def test_plot_writes_a_png(tmp_path: Path) -> None:
     out = plot(report, tmp_path / "load.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert out.stat().st_size > 10_000
+
+
+async def unsent_report() -> LoadTestReport:
+    """The report of a load test that never ran: every count zero (no relay needed)."""
+    async with sa.SoraClient("sk-load", base_url="http://127.0.0.1:9") as client:
+        return LoadTest(client, options(duration=1)).report()
+
+
+async def test_plot_and_require_plotting_name_the_extra_without_matplotlib(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without matplotlib, both fail at once with an ImportError that says how to get it."""
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
+    with pytest.raises(ImportError, match=re.escape("pip install 'sora-async[plot]'")):
+        require_plotting()
+    report = await unsent_report()
+    with pytest.raises(ImportError, match=r"\[plot\]"):
+        plot(report, tmp_path / "load.png")
+    assert not (tmp_path / "load.png").exists()
+
+
+async def test_the_json_view_goes_through_the_one_converter() -> None:
+    """to_dict() is the shared cattrs converter's view of the report, latencies in milliseconds."""
+    report = await unsent_report()
+    assert report.to_dict() == converter.unstructure(report)
+    assert converter.unstructure(report.latency) == report.latency.to_ms()
+    assert set(report.to_dict()) >= {"span_s", "ok", "errors", "throughput_ok_per_s", "latency_ms"}
+
+
+# --- the public surface --------------------------------------------------------------------------------
+
+PUBLIC = sora_async.loadtest.__all__
+CALLABLES = [n for n in PUBLIC if callable(getattr(sora_async.loadtest, n)) and n != "Mode"]
+
+
+@pytest.mark.parametrize("name", CALLABLES)
+def test_every_public_callable_has_a_docstring_with_an_example(name: str) -> None:
+    """Each class and function of sora_async.loadtest says what it is and shows itself in use."""
+    doc = inspect.getdoc(getattr(sora_async.loadtest, name)) or ""
+    assert doc.strip(), f"sora_async.loadtest.{name} has no docstring"
+    assert ">>>" in doc, f"sora_async.loadtest.{name}'s docstring has no example"
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in CALLABLES if inspect.isfunction(getattr(sora_async.loadtest, n))]
+)
+def test_every_public_function_documents_its_parameters(name: str) -> None:
+    """A function with parameters has an ``Args:`` section naming each of them (the API reference)."""
+    function = getattr(sora_async.loadtest, name)
+    parameters = list(inspect.signature(function).parameters)
+    doc = inspect.getdoc(function) or ""
+    if parameters:
+        assert "Args:" in doc, name
+        for parameter in parameters:
+            assert re.search(rf"^\s+{parameter}:", doc, re.MULTILINE), f"{name}: {parameter}"
+
+
+def test_the_api_reference_lists_every_loadtest_name() -> None:
+    """docs/reference/api.md has one ``::: sora_async.loadtest.NAME`` block for each public name."""
+    api = Path(__file__).resolve().parent.parent / "docs" / "reference" / "api.md"
+    listed = re.findall(r"^::: sora_async\.loadtest\.(\w+)$", api.read_text(encoding="utf-8"), re.MULTILINE)
+    assert sorted(listed) == sorted(PUBLIC)
