@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 import sora_async as sa
 import sora_async.loadtest
@@ -383,6 +384,79 @@ async def test_the_json_view_goes_through_the_one_converter() -> None:
     assert report.to_dict() == converter.unstructure(report)
     assert converter.unstructure(report.latency) == report.latency.to_ms()
     assert set(report.to_dict()) >= {"span_s", "ok", "errors", "throughput_ok_per_s", "latency_ms"}
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+
+ECHOED_KEY = "sk-loadtest-echo-0123456789abcdef"
+
+
+def echoing_answer(index: int, key: str) -> web.Response:
+    """Error answers of every class a relay can send, each carrying the key it was sent."""
+    echo = {"x-echo-authorization": f"Bearer {key}"}
+    message = {"code": "invalid_request", "message": f"bad request for key {key}", "data": None}
+    answers = [
+        web.json_response(message, status=400, headers=echo),
+        web.json_response({**message, "code": "rate_limit_exceeded"}, status=429, headers=echo),
+        web.json_response({**message, "code": "upstream_error"}, status=503, headers=echo),
+        web.json_response({**message, "code": "upstream_error"}, status=500, headers=echo),
+        web.Response(status=200, text=f'{{"code": "success", "data": {{"key": "{key}"', headers=echo),
+    ]
+    return answers[index % len(answers)]
+
+
+@contextlib.asynccontextmanager
+async def echoing_relay() -> AsyncIterator[tuple[str, list[str]]]:
+    """A relay on 127.0.0.1 that puts the caller's key into every answer (body, message, header)."""
+    echoed: list[str] = []
+
+    async def create(request: web.Request) -> web.Response:
+        key = request.headers["Authorization"].removeprefix("Bearer ")
+        echoed.append(key)
+        return echoing_answer(len(echoed), key)
+
+    app = web.Application()
+    app.router.add_post("/sora/v1/videos", create)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}", echoed
+    finally:
+        await runner.cleanup()
+
+
+def key_runs(key: str, length: int = 8) -> set[str]:
+    """Every run of ``length`` consecutive characters of the key."""
+    return {key[i : i + length] for i in range(len(key) - length + 1)}
+
+
+async def test_the_report_never_holds_the_key_a_relay_echoes(caplog: pytest.LogCaptureFixture) -> None:
+    """Whatever the relay sends back, no part of the report (table, JSON, samples, repr) holds the key."""
+    caplog.set_level("DEBUG", logger="sora_async")
+    ticks: list[LoadTestSnapshot] = []
+    async with (
+        echoing_relay() as (url, echoed),
+        sa.SoraClient(ECHOED_KEY, base_url=url, retry=sa.RetryPolicy.none(), rate_limit=NO_LIMIT) as client,
+    ):
+        test = LoadTest(client, options(rate=200, requests=40, tick_interval=0.05), on_tick=ticks.append)
+        report = await test.run()
+    assert echoed and set(echoed) == {ECHOED_KEY}  # the premise: the relay did send the key back
+    assert report.errors == 40 and report.ok == 0
+    seen = {name for name, count in report.outcomes.items() if count}
+    assert seen >= {"other", "rate_limited", "server_error", "ambiguous"}
+    texts = [
+        report.render_table(),
+        json.dumps(report.to_dict(include_samples=True)),
+        repr(report),
+        repr(test.report()),
+        *map(repr, ticks),
+        caplog.text,
+    ]
+    for text in texts:
+        assert not any(run in text for run in key_runs(ECHOED_KEY)), text[:200]
 
 
 # --- the public surface --------------------------------------------------------------------------------
