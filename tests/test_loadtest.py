@@ -224,6 +224,34 @@ async def test_closed_loop_surfaces_a_client_that_cannot_send() -> None:
             await run_load_test(client, options(mode="closed", rate=None, concurrency=2, duration=5))
 
 
+# --- errors every request would share -------------------------------------------------------------
+
+
+@pytest.fixture
+def rejected_keys_stop_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 401 says ``affects_all_requests`` (set by hand until the SDK's error table lands; then a no-op)."""
+    if not getattr(sa.AuthenticationError(status_code=401, code=None, message=""), "affects_all_requests", 0):
+        monkeypatch.setattr(sa.AuthenticationError, "affects_all_requests", True, raising=False)
+
+
+@pytest.mark.usefixtures("rejected_keys_stop_runs")
+@pytest.mark.parametrize("mode", ["open", "closed"])
+async def test_a_rejected_key_stops_the_run_with_its_error(mode: str) -> None:
+    """Every request would get the same 401: the run stops at the first, raising it, not after 30 s."""
+    loop: dict[str, Any] = {"rate": 100.0} if mode == "open" else {"rate": None, "concurrency": 4}
+    async with relay_and_client(api_key="sk-the-relays-own-key", latency=0.05) as (relay, client):
+        test = LoadTest(client, options(mode=mode, duration=30, **loop))
+        with pytest.raises(sa.AuthenticationError):
+            await asyncio.wait_for(test.run(), timeout=5)
+        assert client.on_retry is None  # the hook is put back on this way out too
+    report = test.report()
+    assert not report.complete
+    assert report.outcomes["other"] >= 1
+    assert report.ok == 0 and report.sent < 30
+    assert report.outcomes["other"] + report.outcomes["unfinished"] == report.sent
+    assert relay.stats.unauthorized < 30
+
+
 # --- outcomes under faults ---------------------------------------------------------------------------
 
 

@@ -20,12 +20,13 @@ import math
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from .._client import SoraClient, Submission
 from .._errors import RateLimitError
 from .._retry import OnRetry, RetryEvent
 from ._options import LoadTestOptions
-from ._outcomes import OK, UNFINISHED, outcome_index
+from ._outcomes import OK, UNFINISHED, affects_all_requests, outcome_index
 from ._report import LoadTestReport, LoadTestSnapshot
 from ._samples import LatencySummary, LoadTestSamples
 
@@ -97,6 +98,7 @@ class LoadTest:
         self._complete = False
         self._measure_start = options.warmup
         self._previous_hook: OnRetry | None = None
+        self._halted: asyncio.Future[Exception] | None = None
 
     # public surface
 
@@ -109,10 +111,15 @@ class LoadTest:
         Returns:
             The report of the measured part of the run (``complete`` True).
 
+        A request failing in a way every further one would (``exc.affects_all_requests``: a
+        rejected or forbidden key, an unknown model, a wrong base URL or dialect) stops the run at
+        once: the requests in flight are cancelled (``unfinished``) and that error is raised.
+
         Raises:
             RuntimeError: This ``LoadTest`` already ran; create a new one for another run.
             SoraError: The client cannot send at all (e.g. ``ConfigurationError`` for a closed
-                client); what was measured until then stays available from ``report()``.
+                client), or a request failed with ``affects_all_requests``; what was measured until
+                then stays available from ``report()`` (``complete`` False).
         """
         if self._loop is not None:
             raise RuntimeError("a LoadTest runs once; create a new one for another run")
@@ -121,10 +128,7 @@ class LoadTest:
         self._install_hook()
         ticker = self._loop.create_task(self._tick_forever()) if self.on_tick is not None else None
         try:
-            if self.options.mode == "open":
-                await self._open_loop()
-            else:
-                await self._closed_loop()
+            await self._drive()
             self._complete = True
         finally:
             await self._cancel(self._outstanding)
@@ -181,6 +185,29 @@ class LoadTest:
             complete=self._complete,
             samples=samples,
         )
+
+    async def _drive(self) -> None:
+        """The mode's loop, until it ends or a request fails the way every further one would."""
+        assert self._loop is not None
+        halted: asyncio.Future[Exception] = self._loop.create_future()
+        self._halted = halted
+        sender = asyncio.ensure_future(
+            self._open_loop() if self.options.mode == "open" else self._closed_loop()
+        )
+        either: set[asyncio.Future[Any]] = {sender, halted}
+        try:
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await self._cancel({sender})
+        if halted.done():
+            raise halted.result()
+        sender.result()
+
+    def _halt(self, error: Exception) -> None:
+        """Stop the run on ``error`` (the first one wins): a rejected key or a wrong URL would only
+        repeat itself, as a million identical failures measured as if they were the relay's."""
+        if self._halted is not None and not self._halted.done():
+            self._halted.set_result(error)
 
     # open loop
 
@@ -267,6 +294,8 @@ class LoadTest:
             raise
         except Exception as exc:
             outcome = outcome_index(exc)
+            if affects_all_requests(exc):
+                self._halt(exc)
         self._record(intended, start, outcome, handle.attempts)
 
     def _record(self, intended: float, start: float, outcome: int, attempts: int) -> None:
@@ -343,7 +372,8 @@ async def run_load_test(
         The report of the measured part of the run.
 
     Raises:
-        SoraError: The client cannot send at all (see ``LoadTest.run``).
+        SoraError: The client cannot send at all, or every request would fail the same way (a
+            rejected key, a wrong base URL: see ``LoadTest.run``).
 
     >>> import asyncio
     >>> import sora_async as sa

@@ -16,7 +16,7 @@ from .._errors import (
     RateLimitError,
 )
 
-__all__ = ["OUTCOMES", "classify_outcome"]
+__all__ = ["OUTCOMES", "affects_all_requests", "classify_outcome", "outcome_index"]
 
 OUTCOMES: tuple[str, ...] = (
     "ok",
@@ -64,3 +64,9 @@ def outcome_index(exc: BaseException | None) -> int:
     if isinstance(exc, (APIConnectionError, OSError)):
         return CONNECTION
     return OTHER
+
+
+def affects_all_requests(exc: BaseException) -> bool:
+    """Whether every further request of the run would fail the same way, as the error itself says."""
+    # getattr: SoraError.affects_all_requests lands with the error table (TEAM.md); until then, False.
+    return getattr(exc, "affects_all_requests", False) is True
