@@ -17,6 +17,7 @@ from aiohttp import web
 
 import sora_async as sa
 import sora_async.loadtest
+from sora_async._retry import Verdict
 from sora_async._serde import converter
 from sora_async.loadtest import (
     OUTCOMES,
@@ -121,6 +122,16 @@ def test_outcome_classes_cover_every_failure_kind() -> None:
         (status(sa.BadRequestError, 400), "other"),
     ]
     assert [classify_outcome(exc) for exc, _ in cases] == [name for _, name in cases]
+
+
+def test_ambiguous_is_the_errors_own_verdict() -> None:
+    """A 502 the client judged ambiguous (it may have made a task) is 'ambiguous', not 'server_error';
+    the same 502 judged retryable (a query, say) stays a server error."""
+    judged = sa.ServerError(status_code=502, code=None, message="bad gateway")
+    judged.verdict = Verdict.AMBIGUOUS  # type: ignore[attr-defined,unused-ignore]
+    assert classify_outcome(judged) == "ambiguous"
+    judged.verdict = Verdict.RETRY  # type: ignore[attr-defined,unused-ignore]
+    assert classify_outcome(judged) == "server_error"
 
 
 # --- open loop ---------------------------------------------------------------------------------------

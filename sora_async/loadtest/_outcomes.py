@@ -15,6 +15,7 @@ from .._errors import (
     APITimeoutError,
     RateLimitError,
 )
+from .._retry import Verdict  # moves to sora_async._errors with the error table (TEAM.md)
 
 __all__ = ["OUTCOMES", "affects_all_requests", "classify_outcome", "outcome_index"]
 
@@ -49,11 +50,16 @@ def classify_outcome(exc: BaseException | None) -> str:
 
 
 def outcome_index(exc: BaseException | None) -> int:
-    """The index into ``OUTCOMES`` of what a request raised (None: ok)."""
+    """The index into ``OUTCOMES`` of what a request raised (None: ok).
+
+    Whether a failure is ``ambiguous`` (the relay may have created, and billed, the task) is the
+    error's own verdict, decided once by the client for the call that raised it; the other classes
+    say what kind of failure ended the request.
+    """
     # Order matters: APITimeoutError is an APIConnectionError, RateLimitError an APIStatusError.
     if exc is None:
         return OK
-    if isinstance(exc, AmbiguousSubmissionError):
+    if _verdict(exc) is Verdict.AMBIGUOUS:
         return AMBIGUOUS
     if isinstance(exc, RateLimitError):
         return RATE_LIMITED
@@ -64,6 +70,14 @@ def outcome_index(exc: BaseException | None) -> int:
     if isinstance(exc, (APIConnectionError, OSError)):
         return CONNECTION
     return OTHER
+
+
+def _verdict(exc: BaseException) -> Verdict | None:
+    """The error's verdict (every ``SoraError`` has one); None for an exception from elsewhere."""
+    verdict: Verdict | None = getattr(exc, "verdict", None)
+    if verdict is None and isinstance(exc, AmbiguousSubmissionError):
+        return Verdict.AMBIGUOUS  # until SoraError.verdict lands on main (TEAM.md); then remove
+    return verdict
 
 
 def affects_all_requests(exc: BaseException) -> bool:
