@@ -17,7 +17,6 @@ from aiohttp import web
 
 import sora_async as sa
 import sora_async.loadtest
-from sora_async._retry import Verdict
 from sora_async._serde import converter
 from sora_async.loadtest import (
     OUTCOMES,
@@ -127,11 +126,12 @@ def test_outcome_classes_cover_every_failure_kind() -> None:
 def test_ambiguous_is_the_errors_own_verdict() -> None:
     """A 502 the client judged ambiguous (it may have made a task) is 'ambiguous', not 'server_error';
     the same 502 judged retryable (a query, say) stays a server error."""
-    judged = sa.ServerError(status_code=502, code=None, message="bad gateway")
-    judged.verdict = Verdict.AMBIGUOUS  # type: ignore[attr-defined,unused-ignore]
-    assert classify_outcome(judged) == "ambiguous"
-    judged.verdict = Verdict.RETRY  # type: ignore[attr-defined,unused-ignore]
-    assert classify_outcome(judged) == "server_error"
+
+    def bad_gateway(verdict: sa.Verdict) -> sa.ServerError:
+        return sa.ServerError(status_code=502, code=None, message="bad gateway", verdict=verdict)
+
+    assert classify_outcome(bad_gateway(sa.Verdict.AMBIGUOUS)) == "ambiguous"
+    assert classify_outcome(bad_gateway(sa.Verdict.RETRY)) == "server_error"
 
 
 # --- open loop ---------------------------------------------------------------------------------------
@@ -238,14 +238,6 @@ async def test_closed_loop_surfaces_a_client_that_cannot_send() -> None:
 # --- errors every request would share -------------------------------------------------------------
 
 
-@pytest.fixture
-def rejected_keys_stop_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A 401 says ``affects_all_requests`` (set by hand until the SDK's error table lands; then a no-op)."""
-    if not getattr(sa.AuthenticationError(status_code=401, code=None, message=""), "affects_all_requests", 0):
-        monkeypatch.setattr(sa.AuthenticationError, "affects_all_requests", True, raising=False)
-
-
-@pytest.mark.usefixtures("rejected_keys_stop_runs")
 @pytest.mark.parametrize("mode", ["open", "closed"])
 async def test_a_rejected_key_stops_the_run_with_its_error(mode: str) -> None:
     """Every request would get the same 401: the run stops at the first, raising it, not after 30 s."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 
 from .._errors import (
-    AmbiguousSubmissionError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     RateLimitError,
+    SoraError,
+    Verdict,
 )
-from .._retry import Verdict  # moves to sora_async._errors with the error table (TEAM.md)
 
 __all__ = ["OUTCOMES", "affects_all_requests", "classify_outcome", "outcome_index"]
 
@@ -74,13 +74,9 @@ def outcome_index(exc: BaseException | None) -> int:
 
 def _verdict(exc: BaseException) -> Verdict | None:
     """The error's verdict (every ``SoraError`` has one); None for an exception from elsewhere."""
-    verdict: Verdict | None = getattr(exc, "verdict", None)
-    if verdict is None and isinstance(exc, AmbiguousSubmissionError):
-        return Verdict.AMBIGUOUS  # until SoraError.verdict lands on main (TEAM.md); then remove
-    return verdict
+    return exc.verdict if isinstance(exc, SoraError) else None
 
 
 def affects_all_requests(exc: BaseException) -> bool:
     """Whether every further request of the run would fail the same way, as the error itself says."""
-    # getattr: SoraError.affects_all_requests lands with the error table (TEAM.md); until then, False.
-    return getattr(exc, "affects_all_requests", False) is True
+    return isinstance(exc, SoraError) and exc.affects_all_requests
