@@ -234,7 +234,7 @@ def loadtest_section(data: dict[str, Any]) -> str:
     )
     return (
         "## The load-test engine against the mock relay\n\n"
-        f"`sora_async._loadtest` (the engine behind `sora-async loadtest`), {setup}. Latency is measured "
+        f"`sora_async.loadtest` (the engine behind `sora-async loadtest`), {setup}. Latency is measured "
         "from each request's intended send time, so the queue that builds up behind the stall is visible "
         "(no coordinated omission), as is the catch-up afterwards.\n\n"
         f"![open-loop load test with a stall]({data['picture'].removeprefix('docs/')})\n\n"

@@ -1,6 +1,6 @@
 """The ``loadtest`` command: drive a relay (or the embedded mock relay) and report latency and throughput.
 
-The engine is ``_loadtest``; this module turns flags into ``LoadTestOptions``, shows a live line,
+The engine is ``sora_async.loadtest``; this module turns flags into ``LoadTestOptions``, shows a live line,
 and prints the table, a JSON file and a plot. Ctrl-C stops the run and still reports what was measured.
 """
 
@@ -81,7 +81,7 @@ def add_loadtest(commands: Any, parents: list[Any], subparser: Any) -> None:
 
 
 def run_loadtest(args: argparse.Namespace, ui: UI) -> int:
-    from ._loadtest import LoadTest, LoadTestOptions
+    from .loadtest import LoadTest, LoadTestOptions
 
     options = LoadTestOptions(
         mode=args.mode,
@@ -106,7 +106,7 @@ def run_loadtest(args: argparse.Namespace, ui: UI) -> int:
         args.json_file.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
         ui.note(f"report written to {args.json_file}")
     if args.plot:
-        from ._loadtest import plot
+        from .loadtest import plot
 
         ui.note(f"plot written to {plot(report, args.plot)}")
     return EXIT_OK if report.complete and report.errors == 0 else EXIT_FAILED

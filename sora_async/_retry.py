@@ -55,9 +55,10 @@ class RetryPolicy:
     """
 
     max_attempts: int = attrs.field(default=6, validator=_number_at_least("max_attempts", 1))
-    """Attempts in all, the first included."""
+    """Attempts in all, the first included, not counting those answered 429 (see ``max_elapsed``)."""
     max_elapsed: float = attrs.field(default=300.0, validator=_number_at_least("max_elapsed", 0))
-    """Seconds from the first attempt after which no new attempt starts."""
+    """Seconds from the first attempt after which no new attempt starts; the only bound on 429s,
+    because a saturated relay takes seconds to minutes to recover."""
     initial_backoff: float = attrs.field(default=0.5, validator=_number_at_least("initial_backoff", 0))
     max_backoff: float = attrs.field(default=30.0, validator=_number_at_least("max_backoff", 0))
     max_retry_after: float = attrs.field(default=120.0, validator=_number_at_least("max_retry_after", 0))
@@ -67,8 +68,8 @@ class RetryPolicy:
 
     @classmethod
     def none(cls) -> RetryPolicy:
-        """One attempt, no retries."""
-        return cls(max_attempts=1)
+        """One attempt, no retries (not even after a 429)."""
+        return cls(max_attempts=1, max_elapsed=0)
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff after failed attempt number ``attempt`` (1-based)."""

@@ -868,8 +868,10 @@ def test_loadtest_against_the_embedded_relay_writes_json_and_a_table(
     assert data["sent"] == 40 and data["ok"] == 40 and data["complete"] is True
 
 
-def test_loadtest_reports_errors_with_exit_1(capsys: pytest.CaptureFixture[str], relay: MockRelay) -> None:
-    """A relay that refuses (here: a wrong key) shows in the outcome mix and the exit code."""
+def test_loadtest_stops_at_a_rejected_key_with_the_config_exit_code(
+    capsys: pytest.CaptureFixture[str], relay: MockRelay
+) -> None:
+    """A relay that refuses the key stops the run at its first answer, with the error and its exit code."""
     argv = [
         "loadtest",
         "--arrival-rate",
@@ -886,8 +888,8 @@ def test_loadtest_reports_errors_with_exit_1(capsys: pytest.CaptureFixture[str],
         result = run(capsys, *argv, "--max-attempts", "1")
     finally:
         relay.configure(api_key=None)
-    assert result.code == cli.EXIT_FAILED
-    assert "other" in result.out or "errors" in result.out
+    assert result.code == cli.EXIT_CONFIG
+    assert "HTTP 401" in result.err and "--api-key" in result.err
 
 
 def test_merge_prints_a_readable_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

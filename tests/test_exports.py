@@ -10,6 +10,7 @@ import re
 import pytest
 
 import sora_async
+import sora_async.loadtest
 from sora_async import _errors
 
 # Written out by hand on purpose: removing or renaming a public name must fail here.
@@ -58,6 +59,22 @@ EXPECTED_ALL = [
     "VideoTask",
     "__version__",
 ]
+
+LOADTEST_ALL = [
+    "LatencySummary",
+    "LoadTest",
+    "LoadTestOptions",
+    "LoadTestReport",
+    "LoadTestSamples",
+    "LoadTestSnapshot",
+    "Mode",
+    "OUTCOMES",
+    "classify_outcome",
+    "plot",
+    "require_plotting",
+    "run_load_test",
+]
+"""The public names of ``sora_async.loadtest``, by hand for the same reason."""
 
 # (exception, its direct bases) as drawn in the _errors docstring.
 TREE: list[tuple[type[BaseException], tuple[type[BaseException], ...]]] = [
@@ -131,6 +148,16 @@ def test_star_import_gives_exactly_all() -> None:
     namespace: dict[str, object] = {}
     exec("from sora_async import *", namespace)
     assert sorted(set(namespace) - {"__builtins__"}) == EXPECTED_ALL
+
+
+def test_loadtest_all_is_exactly_the_documented_names() -> None:
+    """``sora_async.loadtest.__all__`` lists exactly its documented names, sorted, each importable."""
+    assert sora_async.loadtest.__all__ == LOADTEST_ALL == sorted(LOADTEST_ALL)
+    namespace: dict[str, object] = {}
+    exec("from sora_async.loadtest import *", namespace)
+    assert sorted(set(namespace) - {"__builtins__"}) == sorted(LOADTEST_ALL)
+    for name in LOADTEST_ALL:
+        assert namespace[name] is getattr(sora_async.loadtest, name)
 
 
 def test_version_matches_the_installed_distribution() -> None:

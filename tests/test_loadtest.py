@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
+import re
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 import sora_async as sa
-from sora_async._loadtest import (
+import sora_async.loadtest
+from sora_async._serde import converter
+from sora_async.loadtest import (
     OUTCOMES,
     LatencySummary,
     LoadTest,
@@ -21,6 +27,7 @@ from sora_async._loadtest import (
     LoadTestSnapshot,
     classify_outcome,
     plot,
+    require_plotting,
     run_load_test,
 )
 from sora_async.mock import MockRelay
@@ -116,6 +123,17 @@ def test_outcome_classes_cover_every_failure_kind() -> None:
     assert [classify_outcome(exc) for exc, _ in cases] == [name for _, name in cases]
 
 
+def test_ambiguous_is_the_errors_own_verdict() -> None:
+    """A 502 the client judged ambiguous (it may have made a task) is 'ambiguous', not 'server_error';
+    the same 502 judged retryable (a query, say) stays a server error."""
+
+    def bad_gateway(verdict: sa.Verdict) -> sa.ServerError:
+        return sa.ServerError(status_code=502, code=None, message="bad gateway", verdict=verdict)
+
+    assert classify_outcome(bad_gateway(sa.Verdict.AMBIGUOUS)) == "ambiguous"
+    assert classify_outcome(bad_gateway(sa.Verdict.RETRY)) == "server_error"
+
+
 # --- open loop ---------------------------------------------------------------------------------------
 
 
@@ -147,7 +165,7 @@ async def test_open_loop_has_no_coordinated_omission() -> None:
     async with relay_and_client(latency=0.1, max_concurrency=1) as (_, client):
         report = await run_load_test(client, options(rate=40, requests=20))
     assert report.ok == 20
-    assert report.send_delay.max < 0.05  # every request was handed to the client on time...
+    assert report.send_delay.max < 0.25  # every request was handed to the client on time...
     assert report.latency.max > 1.5  # ...and the last waited behind the 19 before it
     assert report.latency.p90 > 10 * 0.1
     ordered = sorted(zip(report.samples.intended, report.samples.end, strict=True))
@@ -217,6 +235,26 @@ async def test_closed_loop_surfaces_a_client_that_cannot_send() -> None:
             await run_load_test(client, options(mode="closed", rate=None, concurrency=2, duration=5))
 
 
+# --- errors every request would share -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+async def test_a_rejected_key_stops_the_run_with_its_error(mode: str) -> None:
+    """Every request would get the same 401: the run stops at the first, raising it, not after 30 s."""
+    loop: dict[str, Any] = {"rate": 100.0} if mode == "open" else {"rate": None, "concurrency": 4}
+    async with relay_and_client(api_key="sk-the-relays-own-key", latency=0.05) as (relay, client):
+        test = LoadTest(client, options(mode=mode, duration=30, **loop))
+        with pytest.raises(sa.AuthenticationError):
+            await asyncio.wait_for(test.run(), timeout=5)
+        assert client.on_retry is None  # the hook is put back on this way out too
+    report = test.report()
+    assert not report.complete
+    assert report.outcomes["other"] >= 1
+    assert report.ok == 0 and report.sent < 30
+    assert report.outcomes["other"] + report.outcomes["unfinished"] == report.sent
+    assert relay.stats.unauthorized < 30
+
+
 # --- outcomes under faults ---------------------------------------------------------------------------
 
 
@@ -246,10 +284,10 @@ async def test_rate_limited_relay_counts_429s_final_and_retried() -> None:
 
 
 async def test_the_clients_own_retry_hook_still_fires_and_is_restored() -> None:
-    """The load test chains onto client.on_retry and puts it back afterwards."""
+    """The load test chains onto the client's on_retry (through a view) and leaves the client as it was."""
     seen: list[sa.RetryEvent] = []
-    async with relay_and_client(fail_503=0.5) as (_, client):
-        client.on_retry = seen.append
+    async with relay_and_client(fail_503=0.5) as (_, plain):
+        client = plain.with_options(on_retry=seen.append)
         report = await run_load_test(client, options(rate=100, requests=10))
         assert client.on_retry == seen.append
     assert len(seen) == report.retries > 0
@@ -350,3 +388,138 @@ async def test_plot_writes_a_png(tmp_path: Path) -> None:
     out = plot(report, tmp_path / "load.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert out.stat().st_size > 10_000
+
+
+async def unsent_report() -> LoadTestReport:
+    """The report of a load test that never ran: every count zero (no relay needed)."""
+    async with sa.SoraClient("sk-load", base_url="http://127.0.0.1:9") as client:
+        return LoadTest(client, options(duration=1)).report()
+
+
+async def test_plot_and_require_plotting_name_the_extra_without_matplotlib(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Without matplotlib, both fail at once with an ImportError that says how to get it."""
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
+    with pytest.raises(ImportError, match=re.escape("pip install 'sora-async[plot]'")):
+        require_plotting()
+    report = await unsent_report()
+    with pytest.raises(ImportError, match=r"\[plot\]"):
+        plot(report, tmp_path / "load.png")
+    assert not (tmp_path / "load.png").exists()
+
+
+async def test_the_json_view_goes_through_the_one_converter() -> None:
+    """to_dict() is the shared cattrs converter's view of the report, latencies in milliseconds."""
+    report = await unsent_report()
+    assert report.to_dict() == converter.unstructure(report)
+    assert converter.unstructure(report.latency) == report.latency.to_ms()
+    assert set(report.to_dict()) >= {"span_s", "ok", "errors", "throughput_ok_per_s", "latency_ms"}
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+
+ECHOED_KEY = "sk-loadtest-echo-0123456789abcdef"
+
+
+def echoing_answer(index: int, key: str) -> web.Response:
+    """Error answers of every class a relay can send, each carrying the key it was sent."""
+    echo = {"x-echo-authorization": f"Bearer {key}"}
+    message = {"code": "invalid_request", "message": f"bad request for key {key}", "data": None}
+    answers = [
+        web.json_response(message, status=400, headers=echo),
+        web.json_response({**message, "code": "rate_limit_exceeded"}, status=429, headers=echo),
+        web.json_response({**message, "code": "upstream_error"}, status=503, headers=echo),
+        web.json_response({**message, "code": "upstream_error"}, status=500, headers=echo),
+        web.Response(status=200, text=f'{{"code": "success", "data": {{"key": "{key}"', headers=echo),
+    ]
+    return answers[index % len(answers)]
+
+
+@contextlib.asynccontextmanager
+async def echoing_relay() -> AsyncIterator[tuple[str, list[str]]]:
+    """A relay on 127.0.0.1 that puts the caller's key into every answer (body, message, header)."""
+    echoed: list[str] = []
+
+    async def create(request: web.Request) -> web.Response:
+        key = request.headers["Authorization"].removeprefix("Bearer ")
+        echoed.append(key)
+        return echoing_answer(len(echoed), key)
+
+    app = web.Application()
+    app.router.add_post("/sora/v1/videos", create)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}", echoed
+    finally:
+        await runner.cleanup()
+
+
+def key_runs(key: str, length: int = 8) -> set[str]:
+    """Every run of ``length`` consecutive characters of the key."""
+    return {key[i : i + length] for i in range(len(key) - length + 1)}
+
+
+async def test_the_report_never_holds_the_key_a_relay_echoes(caplog: pytest.LogCaptureFixture) -> None:
+    """Whatever the relay sends back, no part of the report (table, JSON, samples, repr) holds the key."""
+    caplog.set_level("DEBUG", logger="sora_async")
+    ticks: list[LoadTestSnapshot] = []
+    async with (
+        echoing_relay() as (url, echoed),
+        sa.SoraClient(ECHOED_KEY, base_url=url, retry=sa.RetryPolicy.none(), rate_limit=NO_LIMIT) as client,
+    ):
+        test = LoadTest(client, options(rate=200, requests=40, tick_interval=0.05), on_tick=ticks.append)
+        report = await test.run()
+    assert echoed and set(echoed) == {ECHOED_KEY}  # the premise: the relay did send the key back
+    assert report.errors == 40 and report.ok == 0
+    seen = {name for name, count in report.outcomes.items() if count}
+    assert seen >= {"other", "rate_limited", "server_error", "ambiguous"}
+    texts = [
+        report.render_table(),
+        json.dumps(report.to_dict(include_samples=True)),
+        repr(report),
+        repr(test.report()),
+        *map(repr, ticks),
+        caplog.text,
+    ]
+    for text in texts:
+        assert not any(run in text for run in key_runs(ECHOED_KEY)), text[:200]
+
+
+# --- the public surface --------------------------------------------------------------------------------
+
+PUBLIC = sora_async.loadtest.__all__
+CALLABLES = [n for n in PUBLIC if callable(getattr(sora_async.loadtest, n)) and n != "Mode"]
+
+
+@pytest.mark.parametrize("name", CALLABLES)
+def test_every_public_callable_has_a_docstring_with_an_example(name: str) -> None:
+    """Each class and function of sora_async.loadtest says what it is and shows itself in use."""
+    doc = inspect.getdoc(getattr(sora_async.loadtest, name)) or ""
+    assert doc.strip(), f"sora_async.loadtest.{name} has no docstring"
+    assert ">>>" in doc, f"sora_async.loadtest.{name}'s docstring has no example"
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in CALLABLES if inspect.isfunction(getattr(sora_async.loadtest, n))]
+)
+def test_every_public_function_documents_its_parameters(name: str) -> None:
+    """A function with parameters has an ``Args:`` section naming each of them (the API reference)."""
+    function = getattr(sora_async.loadtest, name)
+    parameters = list(inspect.signature(function).parameters)
+    doc = inspect.getdoc(function) or ""
+    if parameters:
+        assert "Args:" in doc, name
+        for parameter in parameters:
+            assert re.search(rf"^\s+{parameter}:", doc, re.MULTILINE), f"{name}: {parameter}"
+
+
+def test_the_api_reference_lists_every_loadtest_name() -> None:
+    """docs/reference/api.md has one ``::: sora_async.loadtest.NAME`` block for each public name."""
+    api = Path(__file__).resolve().parent.parent / "docs" / "reference" / "api.md"
+    listed = re.findall(r"^::: sora_async\.loadtest\.(\w+)$", api.read_text(encoding="utf-8"), re.MULTILINE)
+    assert sorted(listed) == sorted(PUBLIC)
