@@ -108,6 +108,6 @@ __all__ = [
     "Verdict",
     "VideoRequest",
     "VideoTask",
-    "get_dialect",
     "__version__",
+    "get_dialect",
 ]

@@ -12,6 +12,7 @@ gate, the limiter, background submissions) lives in one ``_Shared`` object.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -553,14 +554,16 @@ class SoraClient:
         async def create(request: VideoRequest, state: CallState) -> str:
             return await self._create(request, state, retry, timeout)
 
-        async for result in stream_results(
+        stream = stream_results(
             requests,
             create=create,
             new_key=new_key,
             track=self._track,
             window=max_pending or 2 * self._max_concurrency,
-        ):
-            yield result
+        )
+        async with contextlib.aclosing(stream):  # closing this generator closes the stream at once
+            async for result in stream:
+                yield result
 
     def _track(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

@@ -112,6 +112,11 @@ class Dialect:
 
     The descriptive fields (``create_shapes``, ``task_shape``, ``url_locations``) are documentation
     kept next to the code that reads them; the parsing functions accept every family's shapes.
+    Choose one with ``SoraClient(dialect="new-api")``, or pass a moved copy:
+
+    >>> moved = get_dialect("new-api").with_paths(create="/api/video/generations")
+    >>> moved.name, moved.create.path
+    ('new-api', '/api/video/generations')
     """
 
     name: str

@@ -50,7 +50,11 @@ CHUNK = 64 * 1024
 
 @attrs.frozen(repr=False)
 class TransportRequest:
-    """One request as it goes on the wire. Its repr leaves out the headers (they hold the key)."""
+    """One request as it goes on the wire. Its repr leaves out the headers (they hold the key).
+
+    >>> TransportRequest("GET", "https://relay.test/sora/v1/videos/t1", {"Authorization": "Bearer sk-x"})
+    <TransportRequest GET https://relay.test/sora/v1/videos/t1>
+    """
 
     method: str
     url: str
@@ -63,7 +67,11 @@ class TransportRequest:
 
 @attrs.frozen
 class TransportResponse:
-    """One answer: status, headers and the body as bytes."""
+    """One answer: status, headers and the body as bytes.
+
+    >>> TransportResponse(429, {"Retry-After": "1"}, b"").status
+    429
+    """
 
     status: int
     headers: Mapping[str, str] = attrs.field(factory=dict)
@@ -82,7 +90,17 @@ class StreamedResponse(abc.ABC):
 
 
 class Transport(abc.ABC):
-    """What the client needs to talk to a relay. Subclass it to send through something else."""
+    """What the client needs to talk to a relay. Subclass it to send through something else.
+
+    >>> class Recording(Transport):
+    ...     def __init__(self) -> None:
+    ...         self.sent: list[TransportRequest] = []
+    ...     async def send(self, request: TransportRequest, *, max_body: int) -> TransportResponse:
+    ...         self.sent.append(request)
+    ...         return TransportResponse(200, body=b'{"code": "success", "data": "task_1"}')
+    >>> isinstance(Recording(), Transport)
+    True
+    """
 
     @abc.abstractmethod
     async def send(self, request: TransportRequest, *, max_body: int) -> TransportResponse:
