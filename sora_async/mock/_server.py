@@ -72,6 +72,7 @@ class MockRelay:
         self._saturation_rng = random.Random(None if seed is None else f"{seed}:saturation")
         self._tasks = TaskStore(random.Random(None if seed is None else f"{seed}:ids"))
         self._limiter = _make_limiter(self._config)
+        self._shapes = Shapes.of(self._config)
         self._first_task_by_key: dict[str, str] = {}
         self._stats = RelayStats()
         self._unix_offset = time.time() - time.monotonic()
@@ -117,6 +118,7 @@ class MockRelay:
         if changes.get("profile", old.profile) != old.profile:
             raise ValueError("'profile' cannot change on a running relay; build another MockRelay")
         self._config = attrs.evolve(old, **changes)
+        self._shapes = Shapes.of(self._config)
         if (old.rate, old.burst) != (self._config.rate, self._config.burst):
             self._limiter = _make_limiter(self._config)
 
@@ -159,7 +161,7 @@ class MockRelay:
             self._stats.requests += 1
             return await handler(request)
 
-        spec = Shapes.of(self._config).spec
+        spec = self._shapes.spec
         app = web.Application(middlewares=[count_requests])
         app.router.add_post(spec.create_path, self._create)
         app.router.add_get(spec.task_path, self._query)
@@ -177,7 +179,7 @@ class MockRelay:
         token = _bearer_token(request)
         if not self._authorized(token):
             return self._unauthorized()
-        shapes = Shapes.of(self._config)
+        shapes = self._shapes
         try:
             spec = parse_create(await request.read(), any_model=shapes.spec.openai_errors)
         except InvalidRequest as exc:
@@ -242,7 +244,7 @@ class MockRelay:
     async def _no_route(self, request: web.Request) -> web.StreamResponse:
         """Any other path: new-api's NoRoute (its dashboard page with 200, or `Invalid URL` under /v1)."""
         self._stats.unknown_paths += 1
-        return unknown_path(Shapes.of(self._config).spec, request)
+        return unknown_path(self._shapes.spec, request)
 
     # ----------------------------------------------------------------------------------- stages
 
@@ -256,14 +258,14 @@ class MockRelay:
     def _unauthorized(self) -> web.Response:
         """401 that never echoes what the client sent: the key must not leak into logs or tests."""
         self._stats.unauthorized += 1
-        if Shapes.of(self._config).spec.openai_errors:
+        if self._shapes.spec.openai_errors:
             return openai_error(401, "invalid token")
         return envelope(401, "invalid_api_key", "missing or invalid API key")
 
     def _route_model(self, spec: CreateSpec) -> web.Response | None:
         """new-api's distributor: a create needs a model some channel serves (when `models` is set)."""
         models = self._config.models
-        if models is None or not Shapes.of(self._config).spec.openai_errors:
+        if models is None or not self._shapes.spec.openai_errors:
             return None
         if spec.model is None:
             return openai_error(400, "model name required")
@@ -282,7 +284,7 @@ class MockRelay:
             return None
         self._stats.rate_limited += 1
         hint = _wait_hint(self._config.retry_after, wait)
-        body = Shapes.of(self._config).limit_body
+        body = self._shapes.limit_body
         message = f"rate limit exceeded, retry in {wait:.3f} s"
         if body == "openai":
             return openai_error(429, message, headers=hint)
@@ -304,7 +306,7 @@ class MockRelay:
         if fault in DROPS:
             return drop_connection(request)
         if fault == "fail_503":
-            if Shapes.of(self._config).spec.openai_errors:
+            if self._shapes.spec.openai_errors:
                 return envelope(503, "fail_to_fetch_task", "upstream is busy, try again later")
             return envelope(503, "upstream_busy", "upstream is busy, try again later")
         return envelope(500, failure_code, "simulated relay failure")
@@ -349,7 +351,7 @@ class MockRelay:
         record = self._tasks.get(task_id)
         if record is None:
             return envelope(400, "task_not_exist", "task_not_exist")
-        shapes = Shapes.of(self._config)
+        shapes = self._shapes
         view = self._view(task_id, record, request)
         content_path = shapes.spec.content_path or "/v1/videos/{task_id}/content"
         content_url = _origin(request) + content_path.replace("{task_id}", task_id)
@@ -365,7 +367,7 @@ class MockRelay:
             run_time=self._config.run_time,
             unix_offset=self._unix_offset,
             video_origin=_origin(request),
-            queue_words=Shapes.of(self._config).spec.queue_words,
+            queue_words=self._shapes.spec.queue_words,
         )
 
 
