@@ -294,7 +294,7 @@ async def test_content_of_unknown_or_unfinished_tasks_is_refused() -> None:
         unknown, _, _ = await get(session, "/v1/videos/task_none/content")
         early, body, _ = await get(session, f"/v1/videos/{task_id}/content")
     assert (unknown, early) == (404, 400)
-    assert body["error"]["code"] == "task_not_completed"
+    assert body["error"]["message"] == "Task is not completed yet, current status: NOT_START"
     assert relay.stats.content_requests == 2
 
 

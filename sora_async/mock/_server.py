@@ -236,9 +236,10 @@ class MockRelay:
         task_id = request.match_info["task_id"]
         record = self._tasks.get(task_id)
         if record is None:
-            return openai_error(404, f"task {task_id} not found", "task_not_exist")
-        if self._view(task_id, record, request)["status"] != "SUCCESS":
-            return openai_error(400, f"task {task_id} is not completed", "task_not_completed")
+            return _proxy_error(404, "Task not found")
+        status = self._view(task_id, record, request)["status"]
+        if status != "SUCCESS":
+            return _proxy_error(400, f"Task is not completed yet, current status: {status}")
         return await serve_video(request, task_id, self._config)
 
     async def _no_route(self, request: web.Request) -> web.StreamResponse:
@@ -373,6 +374,11 @@ class MockRelay:
 
 def _make_limiter(config: MockConfig) -> GcraLimiter | None:
     return None if config.rate is None else GcraLimiter(config.rate, config.burst)
+
+
+def _proxy_error(status: int, message: str) -> web.Response:
+    """new-api's VideoProxy errors (controller/video_proxy.go): OpenAI style, without a code."""
+    return web.json_response({"error": {"message": message, "type": "invalid_request_error"}}, status=status)
 
 
 def _origin(request: web.Request) -> str:
