@@ -1,4 +1,4 @@
-"""`MockRelay`, the in-process Sora-compatible server, and `run_mock_server`, its blocking CLI entry.
+"""`MockRelay`, the in-process Sora-compatible server (`run_mock_server` serves one from the CLI).
 
 A create request goes through the same stages as on a real relay, in this order, each answering on its
 own when it refuses: auth (401) → body validation (400) → model routing (new-api: 503
@@ -12,12 +12,10 @@ The routes, answer shapes and error bodies are those of the configured profile (
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
-import math
 import random
 import time
-from email.utils import formatdate
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -25,7 +23,7 @@ import attrs
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ._config import MockConfig, RetryAfterMode
+from ._config import MockConfig
 from ._content import serve_video
 from ._faults import BEFORE_CREATION, DROPS, FaultKind, FaultPicker, drop_connection
 from ._profiles import (
@@ -37,7 +35,7 @@ from ._profiles import (
     task_answer,
     unknown_path,
 )
-from ._ratelimit import GcraLimiter
+from ._ratelimit import GcraLimiter, wait_hint
 from ._stats import RelayStats
 from ._tasks import FAIL_REASON_PROMPT, FAIL_REASON_RANDOM, TaskRecord, TaskStore, describe_task
 from ._validate import CreateSpec, InvalidRequest, parse_create
@@ -73,6 +71,7 @@ class MockRelay:
         self._tasks = TaskStore(random.Random(None if seed is None else f"{seed}:ids"))
         self._limiter = _make_limiter(self._config)
         self._shapes = Shapes.of(self._config)
+        self._openai_shapes = Shapes.openai_routes_of(self._config)
         self._first_task_by_key: dict[str, str] = {}
         self._stats = RelayStats()
         self._unix_offset = time.time() - time.monotonic()
@@ -119,6 +118,7 @@ class MockRelay:
             raise ValueError("'profile' cannot change on a running relay; build another MockRelay")
         self._config = attrs.evolve(old, **changes)
         self._shapes = Shapes.of(self._config)
+        self._openai_shapes = Shapes.openai_routes_of(self._config)
         if (old.rate, old.burst) != (self._config.rate, self._config.burst):
             self._limiter = _make_limiter(self._config)
 
@@ -161,25 +161,38 @@ class MockRelay:
             self._stats.requests += 1
             return await handler(request)
 
-        spec = self._shapes.spec
         app = web.Application(middlewares=[count_requests])
-        app.router.add_post(spec.create_path, self._create)
-        app.router.add_get(spec.task_path, self._query)
+        self._add_family_routes(app, lambda: self._shapes)
+        if self._openai_shapes is not None:  # new-api serves the OpenAI-compatible routes too
+            self._add_family_routes(app, lambda: self._openai_shapes or self._shapes)
+        spec = self._shapes.spec
         if spec.content_path is not None:
             app.router.add_get(spec.content_path, self._content)
         app.router.add_get("/videos/{name}", self._video)
         app.router.add_route("*", "/{tail:.*}", self._no_route)
         return app
 
+    def _add_family_routes(self, app: web.Application, shapes: Callable[[], Shapes]) -> None:
+        """A family's create and query routes, answering in the shapes in force when a request comes."""
+
+        async def create(request: web.Request) -> web.StreamResponse:
+            return await self._create(request, shapes())
+
+        async def query(request: web.Request) -> web.StreamResponse:
+            return await self._query(request, shapes())
+
+        spec = shapes().spec
+        app.router.add_post(spec.create_path, create)
+        app.router.add_get(spec.task_path, query)
+
     # ----------------------------------------------------------------------------------- handlers
 
-    async def _create(self, request: web.Request) -> web.StreamResponse:
-        """POST /sora/v1/videos, through the stages listed in the module docstring."""
+    async def _create(self, request: web.Request, shapes: Shapes) -> web.StreamResponse:
+        """POST of a create, through the stages listed in the module docstring."""
         self._stats.create_requests += 1
         token = _bearer_token(request)
         if not self._authorized(token):
             return self._unauthorized()
-        shapes = self._shapes
         try:
             spec = parse_create(await request.read(), any_model=shapes.spec.openai_errors)
         except InvalidRequest as exc:
@@ -202,8 +215,8 @@ class MockRelay:
             return self._inject(fault, request, failure_code="do_request_failed")
         return create_answer(shapes, task_id, model=spec.model, created=int(arrived + self._unix_offset))
 
-    async def _query(self, request: web.Request) -> web.StreamResponse:
-        """GET /sora/v1/videos/{task_id}: free of rate limit and faults unless configured otherwise."""
+    async def _query(self, request: web.Request, shapes: Shapes) -> web.StreamResponse:
+        """GET of a task: free of rate limit and faults unless configured otherwise."""
         self._stats.query_requests += 1
         token = _bearer_token(request)
         if not self._authorized(token):
@@ -219,7 +232,7 @@ class MockRelay:
                 await asyncio.sleep(latency)
             if fault is not None:
                 return self._inject(fault, request, failure_code="get_task_failed")
-        return self._describe(request)
+        return self._describe(request, shapes)
 
     async def _video(self, request: web.Request) -> web.StreamResponse:
         """GET /videos/{name}: the file behind a CDN-style URL, served to anyone (no key needed)."""
@@ -284,7 +297,7 @@ class MockRelay:
         if not wait:
             return None
         self._stats.rate_limited += 1
-        hint = _wait_hint(self._config.retry_after, wait)
+        hint = wait_hint(self._config.retry_after, wait)
         body = self._shapes.limit_body
         message = f"rate limit exceeded, retry in {wait:.3f} s"
         if body == "openai":
@@ -346,15 +359,14 @@ class MockRelay:
             return FAIL_REASON_RANDOM
         return ""
 
-    def _describe(self, request: web.Request) -> web.Response:
+    def _describe(self, request: web.Request, shapes: Shapes) -> web.Response:
         """200 with the task's current state, or 400 `task_not_exist`."""
         task_id = request.match_info["task_id"]
         record = self._tasks.get(task_id)
         if record is None:
             return envelope(400, "task_not_exist", "task_not_exist")
-        shapes = self._shapes
         view = self._view(task_id, record, request)
-        content_path = shapes.spec.content_path or "/v1/videos/{task_id}/content"
+        content_path = self._shapes.spec.content_path or "/v1/videos/{task_id}/content"
         content_url = _origin(request) + content_path.replace("{task_id}", task_id)
         return task_answer(shapes, view, content_url=content_url, model=record.model)
 
@@ -390,26 +402,3 @@ def _bearer_token(request: web.Request) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None
-
-
-def _wait_hint(mode: RetryAfterMode, wait: float) -> dict[str, str]:
-    """The 429's wait header; every form is rounded up, so obeying it is never too early."""
-    if mode == "seconds":
-        return {"Retry-After": str(max(1, math.ceil(wait)))}
-    if mode == "ms":
-        return {"retry-after-ms": str(max(1, math.ceil(wait * 1000)))}
-    if mode == "date":
-        return {"Retry-After": formatdate(math.ceil(time.time() + wait), usegmt=True)}
-    return {}
-
-
-def run_mock_server(config: MockConfig, *, port: int, host: str = "127.0.0.1") -> None:
-    """Serve a mock relay until Ctrl-C, after printing one line with its URL (the CLI's `mock` command)."""
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_forever(config, host=host, port=port))
-
-
-async def _serve_forever(config: MockConfig, *, host: str, port: int) -> None:
-    async with MockRelay(config, host=host, port=port) as relay:
-        print(f"mock Sora relay serving at {relay.url} (Ctrl-C to stop)", flush=True)
-        await asyncio.Event().wait()
