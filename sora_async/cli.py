@@ -387,6 +387,42 @@ def _add_mock_config_flags(parser: argparse.ArgumentParser) -> None:
     add("--latency", type=_non_negative_float, metavar="S", help="seconds added to every create")
     add("--latency-jitter", type=_non_negative_float, metavar="S", help="extra latency, uniform in [0, S]")
     add("--fault-queries", action="store_true", default=None, help="faults and latency hit task queries too")
+    family = parser.add_argument_group("relay family details (default: the --profile's own)")
+    add = family.add_argument
+    add("--create-answer", choices=("envelope", "video", "task_id"), help="shape of a create's 200 answer")
+    add(
+        "--url-location",
+        choices=("generations", "data_url", "url", "result_url", "fail_reason", "metadata_url", "content"),
+        help="where a finished task's video URL is",
+    )
+    add("--limit-body", choices=("relay", "openai", "empty"), help="body of the rate limiter's 429")
+    add(
+        "--saturation", type=_fraction, metavar="F", help="fraction of creates refused as upstream saturation"
+    )
+    add(
+        "--models",
+        type=lambda text: tuple(name for name in text.split(",") if name),
+        metavar="A,B",
+        help="models with a channel (new-api): others get 503 model_not_found",
+    )
+    add(
+        "--video-bytes",
+        type=_positive_int,
+        metavar="N",
+        help="size of every served video file (default: 4096)",
+    )
+    add(
+        "--content-ignores-range",
+        action="store_true",
+        default=None,
+        help="serve whole files even when a Range is asked for",
+    )
+    add(
+        "--content-cut-after",
+        type=int,
+        metavar="N",
+        help="close the connection after N bytes of a file, its Content-Length unmet",
+    )
     add(
         "--no-record-tasks",
         dest="record_tasks",

@@ -46,7 +46,8 @@ from ._config import (
 )
 from ._content import video_body
 from ._faults import FAULT_KINDS, FaultKind
-from ._server import MockRelay, run_mock_server
+from ._run import run_mock_server
+from ._server import MockRelay
 from ._stats import RelayStats
 from ._validate import SIZES
 

@@ -11,7 +11,8 @@ from the seed-shaped task view of `_tasks.describe_task`:
   `result_url`, the relay's own content route, which needs the key).
 - **openai**: `POST /v1/videos` and `GET /v1/videos/{id}` answered with bare OpenAI video objects
   (lower-case statuses, `progress` an int, `error.message` on failure), the file only at
-  `GET /v1/videos/{id}/content`.
+  `GET /v1/videos/{id}/content`. The new-api profile serves these routes too, as new-api does
+  (`router/video-router.go`), over the same tasks.
 
 Both new-api-based profiles answer auth errors OpenAI-style, an unknown path under `/v1` or `/api`
 with a 404 `Invalid URL`, and any other unknown path with their dashboard: 200, text/html.
@@ -59,6 +60,10 @@ class ProfileSpec:
     queue_words: tuple[str, ...]
     openai_errors: bool
     """Auth, routing and model errors in OpenAI style (new-api's middleware), not the envelope."""
+    task_answer: str = "envelope"
+    """Query answers: the seed's `envelope`, new-api's `dto` (an envelope around a TaskDto), or `video`."""
+    legacy_task_id: bool = False
+    """A video object also carries `task_id` (new-api keeps it for old clients)."""
 
 
 PROFILE_SPECS: dict[str, ProfileSpec] = {
@@ -68,13 +73,16 @@ PROFILE_SPECS: dict[str, ProfileSpec] = {
     ),
     "new-api": ProfileSpec(
         "new-api", "/v1/video/generations", "/v1/video/generations/{task_id}", "/v1/videos/{task_id}/content",
-        "video", "result_url", "openai", ("NOT_START", "SUBMITTED", "QUEUED"), True,
+        "video", "result_url", "openai", ("NOT_START", "SUBMITTED", "QUEUED"), True, "dto", True,
     ),
     "openai": ProfileSpec(
         "openai", "/v1/videos", "/v1/videos/{task_id}", "/v1/videos/{task_id}/content", "video", "content",
-        "openai", ("NOT_START", "SUBMITTED", "QUEUED"), True,
+        "openai", ("NOT_START", "SUBMITTED", "QUEUED"), True, "video",
     ),
 }  # fmt: skip
+
+VIDEO_OBJECT_URL_LOCATIONS = ("content", "url", "metadata_url")
+"""Where a video object can hold the URL (`url`, `metadata.url`), or nowhere (the content route)."""
 
 
 @attrs.frozen
@@ -95,6 +103,15 @@ class Shapes:
             config.url_location or spec.url_location,
             config.limit_body or spec.limit_body,
         )
+
+    @classmethod
+    def openai_routes_of(cls, config: MockConfig) -> Shapes | None:
+        """The shapes of new-api's OpenAI-compatible routes (`/v1/videos`), served beside its own."""
+        if config.profile != "new-api":
+            return None
+        spec = attrs.evolve(PROFILE_SPECS["openai"], name="new-api /v1/videos", legacy_task_id=True)
+        location = config.url_location if config.url_location in VIDEO_OBJECT_URL_LOCATIONS else "content"
+        return cls(spec, "video", location, config.limit_body or spec.limit_body)
 
 
 # --- answers ----------------------------------------------------------------------------------------
@@ -128,7 +145,7 @@ def create_answer(shapes: Shapes, task_id: str, *, model: str | None, created: i
         return web.json_response({"task_id": task_id, "status": "submitted"})
     video: dict[str, Any] = {"id": task_id, "object": "video", "model": model or "", "status": "queued"}
     video.update(progress=0, created_at=created)
-    if shapes.spec.name == "new-api":
+    if shapes.spec.legacy_task_id:
         video["task_id"] = task_id  # new-api's adaptors keep the old field for old clients
     return web.json_response(video)
 
@@ -136,9 +153,9 @@ def create_answer(shapes: Shapes, task_id: str, *, model: str | None, created: i
 def task_answer(shapes: Shapes, view: dict[str, Any], *, content_url: str, model: str | None) -> web.Response:
     """The 200 of a task query: the seed's view reshaped for the family and the URL location in force."""
     view = _place_urls(shapes.url_location, view, content_url)
-    if shapes.spec.name == "openai":
+    if shapes.spec.task_answer == "video":
         return web.json_response(_video_object(view, model, shapes.url_location))
-    if shapes.spec.name == "new-api":
+    if shapes.spec.task_answer == "dto":
         view = _task_dto(view, model)
     return envelope(200, "success", "", view)
 

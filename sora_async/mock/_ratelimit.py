@@ -11,6 +11,12 @@ Time is passed in by the caller (monotonic seconds), which keeps the limiter pur
 
 from __future__ import annotations
 
+import math
+import time
+from email.utils import formatdate
+
+from ._config import RetryAfterMode
+
 _EPSILON = 1e-9
 """Slack for float rounding: a client that waits exactly the hinted time must be let in."""
 
@@ -43,3 +49,14 @@ class GcraLimiter:
         """Forget keys whose TAT has passed: for them a missing entry means the same thing (a full bucket)."""
         self._tat = {key: tat for key, tat in self._tat.items() if tat > now}
         self._prune_at = max(_PRUNE_FLOOR, 2 * len(self._tat))
+
+
+def wait_hint(mode: RetryAfterMode, wait: float) -> dict[str, str]:
+    """The 429's wait header; every form is rounded up, so obeying it is never too early."""
+    if mode == "seconds":
+        return {"Retry-After": str(max(1, math.ceil(wait)))}
+    if mode == "ms":
+        return {"retry-after-ms": str(max(1, math.ceil(wait * 1000)))}
+    if mode == "date":
+        return {"Retry-After": formatdate(math.ceil(time.time() + wait), usegmt=True)}
+    return {}

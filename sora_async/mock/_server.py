@@ -1,4 +1,4 @@
-"""`MockRelay`, the in-process Sora-compatible server, and `run_mock_server`, its blocking CLI entry.
+"""`MockRelay`, the in-process Sora-compatible server (`run_mock_server` serves one from the CLI).
 
 A create request goes through the same stages as on a real relay, in this order, each answering on its
 own when it refuses: auth (401) → body validation (400) → model routing (new-api: 503
@@ -12,12 +12,10 @@ The routes, answer shapes and error bodies are those of the configured profile (
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
-import math
 import random
 import time
-from email.utils import formatdate
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -25,7 +23,7 @@ import attrs
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ._config import MockConfig, RetryAfterMode
+from ._config import MockConfig
 from ._content import serve_video
 from ._faults import BEFORE_CREATION, DROPS, FaultKind, FaultPicker, drop_connection
 from ._profiles import (
@@ -37,7 +35,7 @@ from ._profiles import (
     task_answer,
     unknown_path,
 )
-from ._ratelimit import GcraLimiter
+from ._ratelimit import GcraLimiter, wait_hint
 from ._stats import RelayStats
 from ._tasks import FAIL_REASON_PROMPT, FAIL_REASON_RANDOM, TaskRecord, TaskStore, describe_task
 from ._validate import CreateSpec, InvalidRequest, parse_create
@@ -72,6 +70,8 @@ class MockRelay:
         self._saturation_rng = random.Random(None if seed is None else f"{seed}:saturation")
         self._tasks = TaskStore(random.Random(None if seed is None else f"{seed}:ids"))
         self._limiter = _make_limiter(self._config)
+        self._shapes = Shapes.of(self._config)
+        self._openai_shapes = Shapes.openai_routes_of(self._config)
         self._first_task_by_key: dict[str, str] = {}
         self._stats = RelayStats()
         self._unix_offset = time.time() - time.monotonic()
@@ -117,6 +117,8 @@ class MockRelay:
         if changes.get("profile", old.profile) != old.profile:
             raise ValueError("'profile' cannot change on a running relay; build another MockRelay")
         self._config = attrs.evolve(old, **changes)
+        self._shapes = Shapes.of(self._config)
+        self._openai_shapes = Shapes.openai_routes_of(self._config)
         if (old.rate, old.burst) != (self._config.rate, self._config.burst):
             self._limiter = _make_limiter(self._config)
 
@@ -159,25 +161,38 @@ class MockRelay:
             self._stats.requests += 1
             return await handler(request)
 
-        spec = Shapes.of(self._config).spec
         app = web.Application(middlewares=[count_requests])
-        app.router.add_post(spec.create_path, self._create)
-        app.router.add_get(spec.task_path, self._query)
+        self._add_family_routes(app, lambda: self._shapes)
+        if self._openai_shapes is not None:  # new-api serves the OpenAI-compatible routes too
+            self._add_family_routes(app, lambda: self._openai_shapes or self._shapes)
+        spec = self._shapes.spec
         if spec.content_path is not None:
             app.router.add_get(spec.content_path, self._content)
         app.router.add_get("/videos/{name}", self._video)
         app.router.add_route("*", "/{tail:.*}", self._no_route)
         return app
 
+    def _add_family_routes(self, app: web.Application, shapes: Callable[[], Shapes]) -> None:
+        """A family's create and query routes, answering in the shapes in force when a request comes."""
+
+        async def create(request: web.Request) -> web.StreamResponse:
+            return await self._create(request, shapes())
+
+        async def query(request: web.Request) -> web.StreamResponse:
+            return await self._query(request, shapes())
+
+        spec = shapes().spec
+        app.router.add_post(spec.create_path, create)
+        app.router.add_get(spec.task_path, query)
+
     # ----------------------------------------------------------------------------------- handlers
 
-    async def _create(self, request: web.Request) -> web.StreamResponse:
-        """POST /sora/v1/videos, through the stages listed in the module docstring."""
+    async def _create(self, request: web.Request, shapes: Shapes) -> web.StreamResponse:
+        """POST of a create, through the stages listed in the module docstring."""
         self._stats.create_requests += 1
         token = _bearer_token(request)
         if not self._authorized(token):
             return self._unauthorized()
-        shapes = Shapes.of(self._config)
         try:
             spec = parse_create(await request.read(), any_model=shapes.spec.openai_errors)
         except InvalidRequest as exc:
@@ -200,8 +215,8 @@ class MockRelay:
             return self._inject(fault, request, failure_code="do_request_failed")
         return create_answer(shapes, task_id, model=spec.model, created=int(arrived + self._unix_offset))
 
-    async def _query(self, request: web.Request) -> web.StreamResponse:
-        """GET /sora/v1/videos/{task_id}: free of rate limit and faults unless configured otherwise."""
+    async def _query(self, request: web.Request, shapes: Shapes) -> web.StreamResponse:
+        """GET of a task: free of rate limit and faults unless configured otherwise."""
         self._stats.query_requests += 1
         token = _bearer_token(request)
         if not self._authorized(token):
@@ -217,7 +232,7 @@ class MockRelay:
                 await asyncio.sleep(latency)
             if fault is not None:
                 return self._inject(fault, request, failure_code="get_task_failed")
-        return self._describe(request)
+        return self._describe(request, shapes)
 
     async def _video(self, request: web.Request) -> web.StreamResponse:
         """GET /videos/{name}: the file behind a CDN-style URL, served to anyone (no key needed)."""
@@ -234,15 +249,16 @@ class MockRelay:
         task_id = request.match_info["task_id"]
         record = self._tasks.get(task_id)
         if record is None:
-            return openai_error(404, f"task {task_id} not found", "task_not_exist")
-        if self._view(task_id, record, request)["status"] != "SUCCESS":
-            return openai_error(400, f"task {task_id} is not completed", "task_not_completed")
+            return _proxy_error(404, "Task not found")
+        status = self._view(task_id, record, request)["status"]
+        if status != "SUCCESS":
+            return _proxy_error(400, f"Task is not completed yet, current status: {status}")
         return await serve_video(request, task_id, self._config)
 
     async def _no_route(self, request: web.Request) -> web.StreamResponse:
         """Any other path: new-api's NoRoute (its dashboard page with 200, or `Invalid URL` under /v1)."""
         self._stats.unknown_paths += 1
-        return unknown_path(Shapes.of(self._config).spec, request)
+        return unknown_path(self._shapes.spec, request)
 
     # ----------------------------------------------------------------------------------- stages
 
@@ -256,14 +272,14 @@ class MockRelay:
     def _unauthorized(self) -> web.Response:
         """401 that never echoes what the client sent: the key must not leak into logs or tests."""
         self._stats.unauthorized += 1
-        if Shapes.of(self._config).spec.openai_errors:
+        if self._shapes.spec.openai_errors:
             return openai_error(401, "invalid token")
         return envelope(401, "invalid_api_key", "missing or invalid API key")
 
     def _route_model(self, spec: CreateSpec) -> web.Response | None:
         """new-api's distributor: a create needs a model some channel serves (when `models` is set)."""
         models = self._config.models
-        if models is None or not Shapes.of(self._config).spec.openai_errors:
+        if models is None or not self._shapes.spec.openai_errors:
             return None
         if spec.model is None:
             return openai_error(400, "model name required")
@@ -281,8 +297,8 @@ class MockRelay:
         if not wait:
             return None
         self._stats.rate_limited += 1
-        hint = _wait_hint(self._config.retry_after, wait)
-        body = Shapes.of(self._config).limit_body
+        hint = wait_hint(self._config.retry_after, wait)
+        body = self._shapes.limit_body
         message = f"rate limit exceeded, retry in {wait:.3f} s"
         if body == "openai":
             return openai_error(429, message, headers=hint)
@@ -304,7 +320,7 @@ class MockRelay:
         if fault in DROPS:
             return drop_connection(request)
         if fault == "fail_503":
-            if Shapes.of(self._config).spec.openai_errors:
+            if self._shapes.spec.openai_errors:
                 return envelope(503, "fail_to_fetch_task", "upstream is busy, try again later")
             return envelope(503, "upstream_busy", "upstream is busy, try again later")
         return envelope(500, failure_code, "simulated relay failure")
@@ -343,15 +359,14 @@ class MockRelay:
             return FAIL_REASON_RANDOM
         return ""
 
-    def _describe(self, request: web.Request) -> web.Response:
+    def _describe(self, request: web.Request, shapes: Shapes) -> web.Response:
         """200 with the task's current state, or 400 `task_not_exist`."""
         task_id = request.match_info["task_id"]
         record = self._tasks.get(task_id)
         if record is None:
             return envelope(400, "task_not_exist", "task_not_exist")
-        shapes = Shapes.of(self._config)
         view = self._view(task_id, record, request)
-        content_path = shapes.spec.content_path or "/v1/videos/{task_id}/content"
+        content_path = self._shapes.spec.content_path or "/v1/videos/{task_id}/content"
         content_url = _origin(request) + content_path.replace("{task_id}", task_id)
         return task_answer(shapes, view, content_url=content_url, model=record.model)
 
@@ -365,12 +380,17 @@ class MockRelay:
             run_time=self._config.run_time,
             unix_offset=self._unix_offset,
             video_origin=_origin(request),
-            queue_words=Shapes.of(self._config).spec.queue_words,
+            queue_words=self._shapes.spec.queue_words,
         )
 
 
 def _make_limiter(config: MockConfig) -> GcraLimiter | None:
     return None if config.rate is None else GcraLimiter(config.rate, config.burst)
+
+
+def _proxy_error(status: int, message: str) -> web.Response:
+    """new-api's VideoProxy errors (controller/video_proxy.go): OpenAI style, without a code."""
+    return web.json_response({"error": {"message": message, "type": "invalid_request_error"}}, status=status)
 
 
 def _origin(request: web.Request) -> str:
@@ -382,26 +402,3 @@ def _bearer_token(request: web.Request) -> str | None:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None
-
-
-def _wait_hint(mode: RetryAfterMode, wait: float) -> dict[str, str]:
-    """The 429's wait header; every form is rounded up, so obeying it is never too early."""
-    if mode == "seconds":
-        return {"Retry-After": str(max(1, math.ceil(wait)))}
-    if mode == "ms":
-        return {"retry-after-ms": str(max(1, math.ceil(wait * 1000)))}
-    if mode == "date":
-        return {"Retry-After": formatdate(math.ceil(time.time() + wait), usegmt=True)}
-    return {}
-
-
-def run_mock_server(config: MockConfig, *, port: int, host: str = "127.0.0.1") -> None:
-    """Serve a mock relay until Ctrl-C, after printing one line with its URL (the CLI's `mock` command)."""
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_forever(config, host=host, port=port))
-
-
-async def _serve_forever(config: MockConfig, *, host: str, port: int) -> None:
-    async with MockRelay(config, host=host, port=port) as relay:
-        print(f"mock Sora relay serving at {relay.url} (Ctrl-C to stop)", flush=True)
-        await asyncio.Event().wait()
