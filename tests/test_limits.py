@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -12,6 +13,7 @@ import sora_async as sa
 from sora_async.limits import NoLimit, TokenBucket, make_limiter
 from sora_async.limits._bucket import TIMER_SLACK
 from tests.scripted import Reply, ScriptedServer, envelope
+from tests.virtual_clock import TOLERANCE, virtual_time
 
 REQ = sa.VideoRequest(prompt="a fox in snow")
 
@@ -27,46 +29,125 @@ def max_starts_in_window(starts: list[float], window: float) -> int:
     return best
 
 
-async def test_token_bucket_conforms_to_burst_plus_rate() -> None:
-    """In any window T at most burst + rate*T acquisitions start (GCRA conformance)."""
-    rate, burst = 40.0, 4
-    bucket = TokenBucket(sa.RateLimit(rate, burst=burst))
+async def starts_of(limiter: sa.Limiter, count: int) -> list[float]:
+    """Loop times at which ``count`` concurrent acquisitions got through, in order."""
     loop = asyncio.get_running_loop()
     starts: list[float] = []
 
     async def one() -> None:
-        await bucket.acquire()
+        await limiter.acquire()
         starts.append(loop.time())
 
-    await asyncio.gather(*(one() for _ in range(30)))
+    await asyncio.gather(*(one() for _ in range(count)))
+    return starts
+
+
+async def test_token_bucket_conforms_to_burst_plus_rate() -> None:
+    """In any window T at most burst + rate*T acquisitions start, and no fewer than the rate allows."""
+    rate, burst = 40.0, 4
+    with virtual_time() as clock:
+        bucket = TokenBucket(sa.RateLimit(rate, burst=burst))
+        await bucket.acquire()
+        await asyncio.sleep(10)  # a quiet spell fills the bucket
+        begin = clock.now
+        starts = await starts_of(bucket, 30)
     for window in (0.0, 0.05, 0.1, 0.25, 0.5):
-        assert max_starts_in_window(starts, window) <= burst + rate * (window + TIMER_SLACK), window
-    # The burst is what the user set, not the whole rate: only `burst` start at once.
-    assert max_starts_in_window(starts, 0.001) <= burst
-    # And it does not crawl: 30 starts take about (30 - burst) / rate seconds.
-    assert max(starts) - min(starts) == pytest.approx((30 - burst) / rate, rel=0.35)
+        assert max_starts_in_window(starts, window) <= burst + rate * window, window
+    # It does not crawl either: the burst at once, then exactly one start per interval.
+    assert starts[-1] - begin == pytest.approx((30 - burst) / rate, abs=TOLERANCE)
+
+
+async def test_a_full_bucket_lets_exactly_the_burst_start_at_once() -> None:
+    """After a quiet spell, `burst` acquisitions start together - not one, not the whole rate."""
+    with virtual_time() as clock:
+        bucket = TokenBucket(sa.RateLimit(40, burst=4))
+        await bucket.acquire()
+        await asyncio.sleep(10)
+        begin = clock.now
+        starts = await starts_of(bucket, 8)
+    assert starts[:4] == pytest.approx([begin] * 4, abs=TOLERANCE)
+    assert starts[4:] == pytest.approx([begin + i / 40 for i in range(1, 5)], abs=TOLERANCE)
+
+
+async def test_a_new_bucket_starts_cold() -> None:
+    """The first acquisitions of a new bucket come one interval apart: its burst is earned, not given."""
+    with virtual_time() as clock:
+        begin = clock.now
+        starts = await starts_of(TokenBucket(sa.RateLimit(40, burst=4)), 6)
+    assert starts == pytest.approx([begin + i / 40 for i in range(6)], abs=TOLERANCE)
+
+
+async def test_burst_one_spaces_starts_by_the_interval_less_the_timer_slack() -> None:
+    """RateLimit(50): starts are 20 ms apart, up to TIMER_SLACK early once, never two at once."""
+    with virtual_time():
+        starts = await starts_of(TokenBucket(sa.RateLimit(50)), 20)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 1 / 50 - TIMER_SLACK - TOLERANCE
+    assert starts[-1] - starts[0] == pytest.approx(19 / 50, abs=TIMER_SLACK + TOLERANCE)
 
 
 async def test_pause_holds_back_acquisitions() -> None:
-    """pause(s) delays every acquire that comes after it by about s."""
+    """pause(s) delays every acquire that comes after it by exactly s."""
     for limiter in (NoLimit(), TokenBucket(sa.RateLimit(1000, burst=10))):
-        loop = asyncio.get_running_loop()
-        await limiter.pause(0.1)
-        started = loop.time()
-        await limiter.acquire()
-        assert loop.time() - started >= 0.095
+        with virtual_time() as clock:
+            await limiter.pause(0.1)
+            begin = clock.now
+            await limiter.acquire()
+            assert clock.now - begin == pytest.approx(0.1, abs=TOLERANCE)
+
+
+async def test_a_bucket_resumes_at_the_steady_rate_after_a_pause() -> None:
+    """After a server-ordered pause the bucket does not spend its burst: starts come one interval apart."""
+    with virtual_time() as clock:
+        bucket = TokenBucket(sa.RateLimit(100, burst=10))
+        await bucket.acquire()
+        await asyncio.sleep(5)  # full
+        await bucket.pause(1.0)
+        end_of_pause = clock.now + 1.0
+        starts = await starts_of(bucket, 4)
+    assert starts == pytest.approx([end_of_pause + i / 100 for i in range(4)], abs=TOLERANCE)
 
 
 async def test_cancelling_a_limiter_wait_leaves_no_waiter() -> None:
-    """A task cancelled while queued for a token does not block later ones."""
-    bucket = TokenBucket(sa.RateLimit(5, burst=1))
-    await bucket.acquire()
-    waiter = asyncio.ensure_future(bucket.acquire())
-    await asyncio.sleep(0.01)
-    waiter.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await waiter
-    await asyncio.wait_for(bucket.acquire(), 1.0)
+    """A task cancelled while queued for a token does not block later ones, nor take their token."""
+    with virtual_time() as clock:
+        bucket = TokenBucket(sa.RateLimit(5, burst=1))
+        await bucket.acquire()
+        first = clock.now
+        waiter = asyncio.ensure_future(bucket.acquire())
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        await bucket.acquire()
+        assert clock.now - first == pytest.approx(1 / 5, abs=TIMER_SLACK + TOLERANCE)
+
+
+@pytest.mark.parametrize(
+    ("kind", "state"),
+    [
+        ("NoLimit", "paused"),
+        ("TokenBucket", "paused"),
+        ("TokenBucket", "out of tokens"),
+        ("TokenBucket", "paused and out of tokens"),
+    ],
+)
+async def test_every_local_limiter_acquire_is_cancellable(kind: str, state: str) -> None:
+    """Whatever a local limiter waits for (a pause, a token), cancelling the wait ends it at once."""
+    with virtual_time() as clock:
+        limiter = NoLimit() if kind == "NoLimit" else TokenBucket(sa.RateLimit(1, burst=2))
+        if "tokens" in state:
+            await limiter.acquire()
+        if "paused" in state:
+            await limiter.pause(30)
+        waiter = asyncio.ensure_future(limiter.acquire())
+        await asyncio.sleep(0.5)
+        assert not waiter.done()
+        cancelled_at = clock.now
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert clock.now - cancelled_at < TOLERANCE
 
 
 def test_rate_limit_validation_names_the_field() -> None:

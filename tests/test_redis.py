@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 
 import sora_async as sa
 from sora_async.limits import RateLimiterUnavailableError, RedisRateLimiter
+from sora_async.limits._redis import SOCKET_TIMEOUT
 from sora_async.limits._redis_scripts import ACQUIRE_SCRIPT, PAUSE_SCRIPT
 from sora_async.limits._redis_setup import INSTALL_HINT
 from sora_async.mock import MockRelay
@@ -228,6 +229,12 @@ def test_missing_redis_py_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -
 # --- the Lua scripts, called directly ------------------------------------------------------------
 
 
+async def get_int(client: Redis, key: str) -> int:
+    value = await client.get(key)
+    assert value is not None, key
+    return int(value)
+
+
 async def test_script_allows_the_burst_then_returns_the_wait(redis_client: Redis) -> None:
     """Burst N passes at once; the (N+1)th is told ~1/rate; asking again spends nothing; keys expire."""
     acquire = redis_client.register_script(ACQUIRE_SCRIPT)
@@ -237,27 +244,37 @@ async def test_script_allows_the_burst_then_returns_the_wait(redis_client: Redis
     elapsed_us = (time.monotonic() - started) * 1e6
     assert answers[:burst] == [0] * burst
     assert interval - elapsed_us <= answers[burst] <= interval
+    refused_at = time.monotonic()
     again = await acquire(keys=keys, args=[interval, burst])
     assert 0 < again <= answers[burst]  # a refusal changed nothing
     assert 0 < await redis_client.pttl("s:tat") <= burst * interval // 1000 + 1
     await asyncio.sleep(again / 1e6)
     assert await acquire(keys=keys, args=[interval, burst]) == 0
-    assert 50_000 < await acquire(keys=keys, args=[interval, burst]) <= interval
+    wait = await acquire(keys=keys, args=[interval, burst])
+    # One interval after the start the refusal promised, less however late we came to take it.
+    late_us = (time.monotonic() - refused_at) * 1e6 - again
+    assert interval - late_us <= wait <= interval
 
 
 async def test_script_pause_is_the_longest_asked_and_restarts_without_burst(redis_client: Redis) -> None:
     """A pause blocks until it ends, a shorter one never shortens it, and then starts come one by one."""
     acquire = redis_client.register_script(ACQUIRE_SCRIPT)
     pause = redis_client.register_script(PAUSE_SCRIPT)
-    keys, interval, burst = ["p:tat", "p:pause_until"], 20_000, 5  # 50/s, burst 5
-    assert 299_000 <= await pause(keys=keys, args=[300_000, interval, burst]) <= 300_000
-    assert 250_000 <= await pause(keys=keys, args=[100_000, interval, burst]) <= 300_000  # max, not reset
-    assert 250_000 <= await acquire(keys=keys, args=[interval, burst]) <= 300_000
+    # 0.1/s, burst 5: an interval (10 s) longer than any stall of a loaded machine between two calls.
+    keys, interval, burst = ["p:tat", "p:pause_until"], 10_000_000, 5
+    assert await pause(keys=keys, args=[300_000, interval, burst]) == 300_000
+    pause_until = await get_int(redis_client, "p:pause_until")
+    assert 0 < await pause(keys=keys, args=[100_000, interval, burst]) <= 300_000
+    assert await get_int(redis_client, "p:pause_until") == pause_until  # the longer pause stands
+    until_end = await acquire(keys=keys, args=[interval, burst])
+    assert 0 < until_end <= 300_000
     assert 0 < await redis_client.pttl("p:pause_until") <= 301
-    await asyncio.sleep(0.3)
+    # A full bucket of 5 would let 5 in when the pause ends; after a pause only the steady rate is
+    # allowed: the next start's theoretical arrival is the pause's end plus burst - 1 intervals.
+    assert await get_int(redis_client, "p:tat") == pause_until + interval * (burst - 1)
+    await asyncio.sleep(until_end / 1e6 + 0.01)
     assert await acquire(keys=keys, args=[interval, burst]) == 0
-    # A full bucket of 5 would let 4 more in now; after a pause only the steady rate is allowed.
-    assert 0 < await acquire(keys=keys, args=[interval, burst]) <= interval
+    assert await acquire(keys=keys, args=[interval, burst]) > interval / 2
 
 
 # --- the limiter ---------------------------------------------------------------------------------
@@ -278,7 +295,8 @@ async def test_steady_acquisitions_conform_to_burst_plus_rate(
 
     await asyncio.gather(*(one() for _ in range(count)))
     assert_conforms(starts, rate=rate, burst=burst, slack=LATENCY_SLACK)
-    assert max(starts) - min(starts) == pytest.approx((count - burst) / rate, rel=0.1)
+    ideal = (count - burst) / rate
+    assert ideal - LATENCY_SLACK <= max(starts) - min(starts) < 1.5 * ideal  # it keeps the pace
 
 
 async def test_pause_from_one_limiter_holds_back_another(
@@ -315,7 +333,7 @@ async def test_cancelled_acquire_frees_the_queue(make_limiter: Callable[..., Red
     with pytest.raises(asyncio.CancelledError):
         await waiter
     await asyncio.wait_for(limiter.acquire(), 1.0)
-    assert loop.time() - first < 0.25 + 0.05
+    assert loop.time() - first < 0.25 + 0.2  # the next start, not the one after (0.5 s)
 
 
 async def test_aclose_closes_only_a_client_it_created(redis_client: Redis) -> None:
@@ -458,3 +476,129 @@ async def test_redis_restart_falls_back_locally_and_recovers(
     assert [m for level, m in messages if level == logging.WARNING and "unreachable" in m] != []
     assert len([m for level, m in messages if "unreachable" in m]) == 1  # once per outage
     assert any(level == logging.INFO and "reachable again" in m for level, m in messages)
+
+
+# --- cancellation, in every state ----------------------------------------------------------------
+
+
+class HungServer:
+    """A TCP server on loopback that accepts connections, reads what it is sent and never answers:
+    a Redis that is wedged, or still starting behind a load balancer."""
+
+    def __init__(self) -> None:
+        self.received = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self, port: int = 0) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", port)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        while await reader.read(65536):
+            self.received.set()
+
+    async def stop(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+@pytest.fixture
+async def hung_server() -> AsyncIterator[HungServer]:
+    server = HungServer()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def assert_cancels_promptly(acquire: asyncio.Future[None]) -> None:
+    """Cancelling a waiting acquire ends it with CancelledError, well before any timeout of its own."""
+    assert not acquire.done()
+    acquire.cancel()
+    done, _ = await asyncio.wait([acquire], timeout=SOCKET_TIMEOUT / 2)
+    assert done, "acquire() did not end when cancelled"
+    assert acquire.cancelled(), acquire
+
+
+async def test_acquire_is_cancellable_while_redis_is_up(
+    make_limiter: Callable[..., RedisRateLimiter],
+) -> None:
+    """Waiting for the shared budget (the head of the queue sleeping, the rest queued): both cancel."""
+    limiter = make_limiter(rate=1, burst=1)
+    await limiter.acquire()
+    head, queued = asyncio.ensure_future(limiter.acquire()), asyncio.ensure_future(limiter.acquire())
+    await asyncio.sleep(0.05)
+    await assert_cancels_promptly(queued)
+    await assert_cancels_promptly(head)
+    assert limiter._lock.locked() is False
+
+
+async def test_acquire_is_cancellable_while_redis_is_down(
+    redis_server: RedisServer, make_limiter: Callable[..., RedisRateLimiter]
+) -> None:
+    """Redis down, on the local fallback: a caller waiting for the local share cancels."""
+    limiter = make_limiter(rate=4, fallback="local", expected_fleet_size=4)  # a local share of 1/s
+    await limiter.acquire()
+    await asyncio.to_thread(redis_server.stop)
+    await limiter.acquire()  # the outage is found, the fallback serves (its first token)
+    assert limiter.fallback_active
+    waiter = asyncio.ensure_future(limiter.acquire())
+    await asyncio.sleep(0.05)
+    await assert_cancels_promptly(waiter)
+
+
+async def test_acquire_is_cancellable_while_redis_hangs(hung_server: HungServer) -> None:
+    """Redis accepts the connection and never answers: the caller waiting for the reply cancels."""
+    port = await hung_server.start()
+    async with RedisRateLimiter(f"redis://127.0.0.1:{port}/0", key="test:hung", rate=10) as limiter:
+        waiter = asyncio.ensure_future(limiter.acquire())
+        await asyncio.wait_for(hung_server.received.wait(), SOCKET_TIMEOUT)
+        await assert_cancels_promptly(waiter)
+
+
+async def test_acquire_is_cancellable_while_redis_comes_back(
+    redis_server: RedisServer, make_limiter: Callable[..., RedisRateLimiter], hung_server: HungServer
+) -> None:
+    """Redis coming back (listening, not answering yet) while the fallback serves: the caller whose
+    turn it is to probe Redis cancels."""
+    limiter = make_limiter(rate=40, fallback="local", expected_fleet_size=4)
+    await limiter.acquire()
+    await asyncio.to_thread(redis_server.stop)
+    await limiter.acquire()
+    assert limiter.fallback_active
+    await hung_server.start(redis_server.port)
+    limiter._next_probe = 0.0  # the next caller probes Redis
+    waiter = asyncio.ensure_future(limiter.acquire())
+    await asyncio.wait_for(hung_server.received.wait(), SOCKET_TIMEOUT)
+    await assert_cancels_promptly(waiter)
+
+
+async def test_a_cancellation_the_redis_client_swallows_still_cancels_acquire(
+    make_limiter: Callable[..., RedisRateLimiter],
+) -> None:
+    """Before Python 3.12 redis-py's write (asyncio.wait_for) can swallow a cancellation that arrives
+    as it completes and return normally; acquire must end cancelled all the same, or a caller that
+    cancels it (a deadline, shutdown, a test's teardown) waits for ever. Here a call that always
+    swallows stands in for that race, which real runs hit about once in a dozen on a loaded machine."""
+    limiter = make_limiter(rate=10)
+    limiter._scripts()  # the registered scripts, replaced below by ones that swallow cancellation
+    entered = asyncio.Event()
+
+    async def swallowing_script(**_: Any) -> int:
+        entered.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+        return 0  # "allowed": the caller would go on as if never cancelled
+
+    limiter._acquire_script = swallowing_script  # type: ignore[assignment]
+    limiter._pause_script = swallowing_script  # type: ignore[assignment]
+    for call in (limiter.acquire, lambda: limiter.pause(1.0)):
+        entered.clear()
+        waiter = asyncio.ensure_future(call())
+        await entered.wait()
+        await assert_cancels_promptly(waiter)

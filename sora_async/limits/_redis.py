@@ -20,8 +20,8 @@ import logging
 import math
 import random
 import warnings
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .._errors import ConfigurationError, RateLimiterUnavailableError
 from ._base import Limiter
@@ -47,6 +47,33 @@ MAX_PAUSE = 86_400.0
 """The longest pause published, in seconds: a day is already a misconfiguration, and infinity is no time."""
 
 _MICROS = 1_000_000
+
+T = TypeVar("T")
+
+
+async def _cancellable(call: Awaitable[T]) -> T:
+    """Await one Redis call so that cancelling the caller always cancels it, at once.
+
+    redis-py bounds a write with ``asyncio.wait_for``, which before Python 3.12 returns the inner
+    result instead of raising when a cancellation arrives in the loop turn the write completes in
+    (and the ``async-timeout`` package used on 3.10 can do the same). The cancellation is then lost:
+    ``acquire`` went on, and a caller cancelling it (a deadline, a shutdown, a test tearing down)
+    waited forever. Run in a task of its own behind a shield, the call can swallow nothing of ours:
+    the caller's cancellation takes effect here, and the call is cancelled (or finishes) behind it.
+    """
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.cancel()
+        task.add_done_callback(_discard_outcome)
+        raise
+
+
+def _discard_outcome(task: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned call's outcome, so that asyncio does not report it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 class RedisRateLimiter(Limiter):
@@ -155,7 +182,7 @@ class RedisRateLimiter(Limiter):
         script = self._scripts()[1]
         interval, burst = self._gcra_args()
         try:
-            await script(keys=self._keys, args=[math.ceil(seconds * _MICROS), interval, burst])
+            await _cancellable(script(keys=self._keys, args=[math.ceil(seconds * _MICROS), interval, burst]))
         except self._down_errors as exc:
             logger.warning("could not publish a %.3gs pause to Redis at %s: %s", seconds, self._address, exc)
 
@@ -208,7 +235,7 @@ class RedisRateLimiter(Limiter):
                 if self._outages != outages and self._down_since is not None:
                     return self._unavailable()  # it went down while this call queued: don't ask again
                 try:
-                    wait_us = int(await script(keys=self._keys, args=[interval, burst]))
+                    wait_us = int(await _cancellable(script(keys=self._keys, args=[interval, burst])))
                 except self._down_errors as exc:
                     self._went_down(exc)
                     return self._unavailable()
