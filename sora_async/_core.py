@@ -122,7 +122,7 @@ class RequestCore:
                 scrub_exception(exc, self.redact)
             raise _settled(exc, endpoint.creates) from exc.__cause__
         except Exception as exc:  # whatever it was, the caller gets an SDK error for it
-            raise self._unexpected(exc, state, endpoint) from None
+            raise self._unexpected(exc, state, endpoint) from exc
         finally:
             if logger.isEnabledFor(logging.DEBUG):
                 _log_attempt(request, status, state.attempts, loop.time() - started)

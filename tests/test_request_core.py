@@ -1,0 +1,360 @@
+"""The request core, in memory on ``MockTransport``: every item answered, bounded, deadlines kept.
+
+A socket adds nothing to these: each test states what the relay answers (or what a stage raises)
+and checks what the caller gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import sora_async as sa
+from sora_async.limits import Limiter
+
+KEY = "sk-core-test-0123456789abcdef"
+BASE = "https://relay.test"
+OK = sa.TransportResponse(200, {"Content-Type": "application/json"}, b'{"code":"success","data":"task_1"}')
+REQ = sa.VideoRequest(prompt="a fox")
+FAST = sa.RetryPolicy(max_attempts=3, initial_backoff=0.001, max_backoff=0.002)
+
+
+def client(handler: Callable[[sa.TransportRequest], Any], **kwargs: Any) -> sa.SoraClient:
+    kwargs.setdefault("retry", FAST)
+    return sa.SoraClient(KEY, base_url=BASE, transport=sa.MockTransport(handler), **kwargs)
+
+
+def answer(body: Any, status: int = 200, **headers: str) -> sa.TransportResponse:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return sa.TransportResponse(status, headers, raw)
+
+
+# --- every item gets an answer -------------------------------------------------------------------------
+
+WEIRD = [
+    ValueError("invalid header value"),
+    KeyError("surprise"),
+    RecursionError("deep"),
+    UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+    RuntimeError("boom"),
+    ZeroDivisionError("x"),
+    OSError(5, "I/O error"),
+]
+
+
+@pytest.mark.parametrize("exc", WEIRD, ids=lambda e: type(e).__name__)
+async def test_anything_a_transport_raises_is_an_sdk_error_that_keeps_its_cause(exc: Exception) -> None:
+    """An exception the client did not foresee reaches the caller as UnexpectedError with the cause."""
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        raise exc
+
+    async with client(handler) as c:
+        with pytest.raises(sa.UnexpectedError) as info:
+            await c.create_video(REQ)
+    assert info.value.cause is exc
+    assert info.value.__cause__ is exc
+    assert type(exc).__name__ in str(info.value)
+
+
+class _FailingLimiter(Limiter):
+    def __init__(self, where: str, exc: BaseException) -> None:
+        self.where = where
+        self.exc = exc
+
+    async def acquire(self) -> None:
+        if self.where == "acquire":
+            raise self.exc
+
+    def observe(self, *, started: float, throttled: bool) -> None:
+        if self.where == "observe":
+            raise self.exc
+
+
+@pytest.mark.parametrize("stage", ["acquire", "observe", "transport", "dialect", "on_retry"])
+@pytest.mark.parametrize("exc", WEIRD[:3], ids=lambda e: type(e).__name__)
+async def test_submit_many_answers_every_item_whatever_a_stage_raises(stage: str, exc: Exception) -> None:
+    """At every stage, an injected exception becomes that item's error; no item is dropped or hangs."""
+    calls = 0
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        nonlocal calls
+        calls += 1
+        if stage == "transport" and calls % 2:
+            raise exc
+        if stage == "on_retry" and calls % 2:
+            return answer({}, 503)
+        return OK
+
+    def on_retry(event: sa.RetryEvent) -> None:
+        raise exc
+
+    limiter = _FailingLimiter(stage, exc)
+    c = client(handler, rate_limit=limiter, on_retry=on_retry if stage == "on_retry" else None)
+    if stage == "dialect":
+
+        def broken(payload: object) -> str | None:
+            raise exc
+
+        object.__setattr__(c, "_dialect", _with_create_parser(c.dialect, broken))
+    async with c:
+        results = await asyncio.wait_for(_collect(c.submit_many([REQ] * 10)), 10)
+    assert sorted(r.index for r in results) == list(range(10))
+    failed = [r for r in results if not r.ok]
+    assert failed, "the injected exception reached no item"
+    for result in failed:
+        assert isinstance(result.error, sa.SoraError)
+        assert result.idempotency_key
+
+
+def _with_create_parser(dialect: sa.Dialect, parse: Callable[[object], str | None]) -> sa.Dialect:
+    class Broken(type(dialect)):  # type: ignore[misc]
+        def task_id_from_create(self, payload: object) -> str | None:
+            return parse(payload)
+
+    broken = object.__new__(Broken)
+    for field in type(dialect).__attrs_attrs__:  # type: ignore[attr-defined]
+        object.__setattr__(broken, field.name, getattr(dialect, field.name))
+    return broken
+
+
+async def _collect(stream: Any) -> list[sa.SubmitResult]:
+    return [result async for result in stream]
+
+
+async def test_closing_the_client_under_a_stream_still_answers_every_item() -> None:
+    """aclose() cancels the work in flight; each item taken still gets a result, and the stream ends."""
+    release = asyncio.Event()
+
+    async def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        await release.wait()
+        return OK
+
+    c = client(handler, max_concurrency=2)
+    async with c:
+        stream = c.submit_many([REQ] * 5, max_pending=3)
+        first = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        closing = asyncio.ensure_future(c.aclose())
+        result = await asyncio.wait_for(first, 5)
+        await closing
+        assert isinstance(result.error, sa.ConfigurationError)
+        await stream.aclose()
+
+
+async def test_the_window_counts_results_not_yet_consumed() -> None:
+    """A consumer that stops reading holds back new sends: at most max_pending items at once."""
+    sent = 0
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        nonlocal sent
+        sent += 1
+        return OK
+
+    async with client(handler, max_concurrency=4) as c:
+        stream = c.submit_many([REQ] * 100, max_pending=5)
+        await stream.__anext__()  # take one, then stop reading
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert sent <= 6  # the one consumed plus a full window, never more
+        await stream.aclose()
+
+
+async def test_a_query_takes_no_rate_token() -> None:
+    """Queries are free on the relays: get_task never waits on the limiter."""
+
+    class Counting(Limiter):
+        acquired = 0
+
+        async def acquire(self) -> None:
+            Counting.acquired += 1
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        return answer({"code": "success", "data": {"status": "IN_PROGRESS"}})
+
+    async with client(handler, rate_limit=Counting()) as c:
+        for _ in range(3):
+            await c.get_task("task_1")
+        assert Counting.acquired == 0
+        c2 = c.with_options()
+        await c2.get_task("task_1")
+    assert Counting.acquired == 0
+
+
+# --- refused before any I/O ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key", ["", "with space", "tab\there", "new\nline", "x" * 256, "caf\u00e9", 5, b"bytes"]
+)
+async def test_bad_idempotency_keys_are_refused_before_sending(key: Any) -> None:
+    """A key a header cannot carry is a ValidationError naming idempotency_key; nothing is sent."""
+    transport = sa.MockTransport(lambda r: OK)
+    async with sa.SoraClient(KEY, base_url=BASE, transport=transport) as c:
+        with pytest.raises(sa.ValidationError, match="idempotency_key"):
+            await c.create_video(REQ, idempotency_key=key)
+        with pytest.raises(sa.ValidationError, match="idempotency_key"):
+            c.submit(REQ, idempotency_key=key)
+    assert transport.requests == []
+
+
+@pytest.mark.parametrize("task_id", ["", ".", "..", "a/b", "a%2Fb", "a b", "x" * 257, "t\n", None, 7])
+async def test_bad_task_ids_are_refused_before_sending(task_id: Any) -> None:
+    """A task id that could reach another path, or no path, is refused; nothing is sent."""
+    transport = sa.MockTransport(lambda r: OK)
+    async with sa.SoraClient(KEY, base_url=BASE, transport=transport) as c:
+        with pytest.raises(sa.ValidationError, match="task_id"):
+            await c.get_task(task_id)
+    assert transport.requests == []
+
+
+async def test_an_api_key_with_whitespace_around_it_is_stripped() -> None:
+    """A key pasted with a trailing newline works; the header carries the bare key."""
+    transport = sa.MockTransport(lambda r: OK)
+    async with sa.SoraClient(f"  {KEY}\n", base_url=BASE, transport=transport) as c:
+        await c.create_video(REQ)
+    assert transport.requests[0].headers["Authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize("bad", [f"{KEY[:10]}\n{KEY[10:]}", f"{KEY} tail", f"{KEY}\x00"])
+def test_an_api_key_no_header_can_carry_is_refused_without_showing_it(bad: str) -> None:
+    """A key with inner whitespace or control characters: ConfigurationError, the key nowhere in it."""
+    with pytest.raises(sa.ConfigurationError) as info:
+        sa.SoraClient(bad, base_url=BASE)
+    assert KEY[:8] not in str(info.value) and KEY[-8:] not in repr(vars(info.value))
+
+
+def test_extra_headers_with_control_characters_are_refused() -> None:
+    """headers= values are checked when the client is built, and the value is not shown."""
+    with pytest.raises(sa.ValidationError, match="X-Trace") as info:
+        sa.SoraClient(KEY, base_url=BASE, headers={"X-Trace": "a\r\nInjected: yes"})
+    assert "Injected" not in str(info.value)
+
+
+# --- whatever a relay sends, bounded --------------------------------------------------------------------
+
+
+async def test_an_answer_past_the_size_cap_is_an_sdk_error() -> None:
+    """A body larger than max_response_bytes is refused (ambiguous for a create: it may have been made)."""
+    huge = answer(b'{"code":"success","data":"' + b"x" * 2_000_000 + b'"}')
+    async with client(lambda r: huge, max_response_bytes=1_000_000) as c:
+        with pytest.raises(sa.AmbiguousSubmissionError) as info:
+            await c.create_video(REQ)
+        assert "max_response_bytes" in str(info.value.cause)
+        with pytest.raises(sa.APIResponseValidationError):
+            await c.get_task("task_1")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        b"\xef\xbb\xbf\xff\xfe\x00garbage",
+        b'{"code":"success","data":"task_',
+        b"\x00\x01\x02",
+    ],
+    ids=["deep-list", "deep-object", "bom-then-binary", "truncated", "binary"],
+)
+async def test_hostile_bodies_end_in_an_sdk_error(body: bytes) -> None:
+    """Any depth, a BOM, non-UTF-8 or a cut-off body: an SDK error with a short message."""
+    async with client(lambda r: answer(body)) as c:
+        with pytest.raises(sa.SoraError) as info:
+            await c.create_video(REQ)
+        with pytest.raises(sa.SoraError):
+            await c.get_task("task_1")
+    assert len(str(info.value)) < 1000
+
+
+async def test_a_bom_before_a_good_answer_is_fine() -> None:
+    """A UTF-8 BOM in front of the envelope is tolerated."""
+    async with client(lambda r: answer(b"\xef\xbb\xbf" + OK.body)) as c:
+        assert await c.create_video(REQ) == "task_1"
+
+
+async def test_a_redirect_is_not_followed_for_a_create() -> None:
+    """A 307 to another origin is an error naming it; the create is not sent again anywhere."""
+    transport = sa.MockTransport(lambda r: answer(b"", 307, Location="https://elsewhere.test/sora/v1/videos"))
+    async with sa.SoraClient(KEY, base_url=BASE, transport=transport, retry=FAST) as c:
+        with pytest.raises(sa.APIStatusError, match="elsewhere.test") as info:
+            await c.create_video(REQ)
+    assert info.value.affects_all_requests
+    assert len(transport.requests) == 1
+
+
+@pytest.mark.parametrize("client_timeout", [0.3, 5.0])
+async def test_a_callers_deadline_ends_the_call_at_that_deadline(client_timeout: float) -> None:
+    """asyncio.wait_for around a call wins even when it equals the client's own timeout."""
+
+    async def never(request: sa.TransportRequest) -> sa.TransportResponse:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    loop = asyncio.get_running_loop()
+    async with client(never, timeout=client_timeout) as c:
+        started = loop.time()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(c.create_video(REQ), 0.3)
+        assert loop.time() - started < 0.3 + 0.5
+        started = loop.time()
+        with pytest.raises(sa.TaskTimeoutError):
+            await c.wait_for_task("task_1", timeout=0.3)
+        assert loop.time() - started < 0.3 + 0.5
+
+
+async def test_the_clients_timeout_ends_one_attempt() -> None:
+    """No answer within timeout= is APITimeoutError for that attempt (queries are retried)."""
+
+    async def never(request: sa.TransportRequest) -> sa.TransportResponse:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async with client(never, timeout=0.05, retry=sa.RetryPolicy.none()) as c:
+        with pytest.raises(sa.AmbiguousSubmissionError) as info:
+            await c.create_video(REQ)
+        assert isinstance(info.value.cause, sa.APITimeoutError)
+        with pytest.raises(sa.APITimeoutError):
+            await c.get_task("task_1", timeout=0.05)
+
+
+# --- options ---------------------------------------------------------------------------------------------
+
+
+async def test_create_video_takes_the_request_fields_as_keywords() -> None:
+    """create_video(prompt=..., size=..., duration=...) is a shortcut for a VideoRequest."""
+    transport = sa.MockTransport(lambda r: OK)
+    async with sa.SoraClient(KEY, base_url=BASE, transport=transport) as c:
+        await c.create_video(prompt="a fox", size="1280x720", duration=10)
+        with pytest.raises(sa.ValidationError, match="request"):
+            await c.create_video(REQ, prompt="both")
+    body = json.loads(transport.requests[0].body or b"")
+    assert (body["prompt"], body["width"], body["height"], body["n_frames"]) == ("a fox", 1280, 720, 300)
+
+
+async def test_with_options_shares_connections_gate_and_limiter() -> None:
+    """A view changes per-call options only; closing it closes nothing."""
+    transport = sa.MockTransport(lambda r: OK)
+    async with sa.SoraClient(KEY, base_url=BASE, transport=transport, timeout=30) as c:
+        view = c.with_options(timeout=5, headers={"X-Job": "7"})
+        assert (view.timeout, c.timeout) == (5, 30)
+        assert view.limiter is c.limiter
+        await view.create_video(REQ)
+        await view.aclose()
+        assert not c.closed
+        await c.create_video(REQ)
+        assert view._shared is c._shared
+    assert transport.requests[0].headers["X-Job"] == "7"
+    assert "X-Job" not in transport.requests[1].headers
+
+
+def test_configuration_is_read_only() -> None:
+    """Settings cannot be changed after construction (with_options makes a view instead)."""
+    c = sa.SoraClient(KEY, base_url=BASE)
+    for name in ("base_url", "limiter", "retry", "timeout", "max_concurrency", "dialect"):
+        with pytest.raises(AttributeError):
+            setattr(c, name, None)
