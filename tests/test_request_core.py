@@ -117,7 +117,7 @@ def _with_create_parser(dialect: sa.Dialect, parse: Callable[[object], str | Non
             return parse(payload)
 
     broken = object.__new__(Broken)
-    for field in type(dialect).__attrs_attrs__:  # type: ignore[attr-defined]
+    for field in type(dialect).__attrs_attrs__:
         object.__setattr__(broken, field.name, getattr(dialect, field.name))
     return broken
 
@@ -281,7 +281,7 @@ async def test_a_redirect_is_not_followed_for_a_create() -> None:
     """A 307 to another origin is an error naming it; the create is not sent again anywhere."""
     transport = sa.MockTransport(lambda r: answer(b"", 307, Location="https://elsewhere.test/sora/v1/videos"))
     async with sa.SoraClient(KEY, base_url=BASE, transport=transport, retry=FAST) as c:
-        with pytest.raises(sa.APIStatusError, match="elsewhere.test") as info:
+        with pytest.raises(sa.APIStatusError, match=r"elsewhere\.test") as info:
             await c.create_video(REQ)
     assert info.value.affects_all_requests
     assert len(transport.requests) == 1
