@@ -42,7 +42,7 @@ logger = logging.getLogger("sora_async")
 class RequestCore:
     """Sends one logical call (all its attempts) for an endpoint; shared by a client and its views."""
 
-    __slots__ = ("_gate", "_throttle", "base_url", "headers", "limiter", "redact", "transport")
+    __slots__ = ("_gate", "_throttle", "_urls", "base_url", "headers", "limiter", "redact", "transport")
 
     def __init__(
         self,
@@ -61,6 +61,7 @@ class RequestCore:
         self.redact = redact
         self._gate = asyncio.Semaphore(max_concurrency)
         self._throttle = ThrottleWatch(asyncio.get_running_loop().time)
+        self._urls: dict[Endpoint, str] = {}  # endpoints without a task id: their URL never changes
 
     async def call(
         self,
@@ -76,7 +77,11 @@ class RequestCore:
         on_retry: OnRetry | None = None,
     ) -> Any:
         """The parsed JSON of the relay's success answer; raises a ``SoraError`` otherwise."""
-        url = endpoint.url(self.base_url, task_id)
+        url = self._urls.get(endpoint) if task_id is None else None
+        if url is None:
+            url = endpoint.url(self.base_url, task_id)
+            if task_id is None:
+                self._urls[endpoint] = url
         request = TransportRequest(
             endpoint.method, url, {**self.headers, **headers} if headers else self.headers, body
         )
