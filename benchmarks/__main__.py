@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks import limiter, loadtest, report, resilience, scale, throughput
+from benchmarks import hostile, limiter, loadtest, report, resilience, scale, throughput
 
 SECTIONS: dict[str, Callable[[list[str] | None], Any]] = {
     "throughput": throughput.main,
@@ -19,6 +19,7 @@ SECTIONS: dict[str, Callable[[list[str] | None], Any]] = {
     "scale": scale.main,
     "limiter": limiter.main,
     "loadtest": loadtest.main,
+    "hostile": hostile.main,
 }
 
 
