@@ -112,11 +112,19 @@ class Dialect:
 
     The descriptive fields (``create_shapes``, ``task_shape``, ``url_locations``) are documentation
     kept next to the code that reads them; the parsing functions accept every family's shapes.
+
     Choose one with ``SoraClient(dialect="new-api")``, or pass a moved copy:
 
     >>> moved = get_dialect("new-api").with_paths(create="/api/video/generations")
     >>> moved.name, moved.create.path
     ('new-api', '/api/video/generations')
+    >>> openai = get_dialect("openai")
+    >>> [(e.name, e.method) for e in openai.endpoints]
+    [('create', 'POST'), ('get_task', 'GET'), ('content', 'GET')]
+    >>> answer = {"id": "task_1", "object": "video", "status": "completed"}
+    >>> task = openai.parse_task("task_1", answer, base_url="https://relay.example")
+    >>> task.status.value, task.video_urls
+    ('SUCCESS', ('https://relay.example/v1/videos/task_1/content',))
     """
 
     name: str
