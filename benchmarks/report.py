@@ -298,14 +298,13 @@ def _sora_async_notes(results: dict[str, dict[str, Any]]) -> list[str]:
             f"{off['makespan_s']} s with client-side limiting off (honouring relay)."
         )
     throughput_rows = {r["client"]: r for r in results.get("throughput", {}).get("rows", [])}
-    defaults = throughput_rows.get("sora_async create_video, defaults")
-    default_limiter = results.get("throughput", {}).get("default_limiter", "")
-    if defaults and "Adaptive" in default_limiter:
+    defaults = throughput_rows.get("sora_async defaults: create_video under gather")
+    if defaults:
         notes.append(
-            "`SoraClient()` without a `rate_limit` discovers the rate (adaptive limiter): it starts at a "
-            "low rate and grows while it is the bottleneck, so the short runs of (a) are mostly its slow "
-            f"start ({defaults['vs_raw']}x raw aiohttp). Given a `RateLimit`, as in the armed row, or with "
-            "`adaptive=False`, the client does not ramp up."
+            "The first two rows of (a) are `SoraClient()` as it comes (no rate, limiter or retry argument; "
+            "`max_concurrency` set like every client's): the adaptive limiter sets no client-side limit "
+            f"until the relay first answers 429 ({defaults['vs_raw']}x raw aiohttp). Rows marked *tuned* "
+            "are not the defaults."
         )
     return notes
 
