@@ -97,7 +97,12 @@ _NO_ERROR_CODES = (None, _SUCCESS, 0, "0", "")
 
 
 def _holds_error(payload: dict[str, Any]) -> bool:
-    """A 2xx JSON object that is an error all the same: an error code, an ``error``, ``success: false``."""
+    """A 2xx JSON object that is an error all the same: an error code, an ``error``, ``success: false``.
+
+    An OpenAI video object is never one: its ``error`` is the failed task's state, for the dialect.
+    """
+    if payload.get("object") == "video":
+        return False
     if payload.get("error") or payload.get("success") is False:
         return True
     return payload.get("code") not in _NO_ERROR_CODES

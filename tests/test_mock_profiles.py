@@ -235,11 +235,6 @@ async def test_failures_per_profile(profile: str) -> None:
         assert answer["data"]["result_url"] == answer["data"]["fail_reason"]  # GetResultURL's fallback
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sora_async._http._holds_error takes the 200 video object's `error` (a failed task's state) "
-    "for an API error; a video object (`object: video`) should be handed to the dialect",
-)
 async def test_client_reads_a_failed_video_object_as_a_failed_task() -> None:
     """Through the SDK: a failed task on the OpenAI routes is TaskFailedError, not an API error."""
     import sora_async as sa
