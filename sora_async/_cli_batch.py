@@ -12,14 +12,14 @@ from ._client import SoraClient
 from ._console import UI, format_seconds
 
 if TYPE_CHECKING:
-    from ._batch import BatchOptions, BatchSummary
+    from .batch import BatchOptions, BatchSummary
 
 
 # --- batch -----------------------------------------------------------------------------------------------
 
 
 def _cmd_batch(args: argparse.Namespace, ui: UI) -> int:
-    from ._batch import BatchOptions
+    from .batch import BatchOptions
 
     options = BatchOptions(
         input_path=args.input,
@@ -55,7 +55,8 @@ async def _batch(client: SoraClient, options: BatchOptions, ui: UI) -> BatchSumm
 
 async def run_batch_live(client: SoraClient, options: BatchOptions, ui: UI) -> BatchSummary:
     """``run_batch`` under a live progress view: the one batch code path, shared with the demo."""
-    from ._batch import BatchInputError, BatchProgress, run_batch
+    from .batch import BatchInputError, BatchProgress
+    from .batch.run import run_batch
 
     progress = BatchProgress()
     async with ui.batch_watch(progress):

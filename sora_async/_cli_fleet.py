@@ -36,7 +36,7 @@ def add_merge(commands: Any, parents: list[Any], subparser: Any) -> None:
 
 
 def run_merge(args: argparse.Namespace, ui: UI) -> int:
-    from ._merge import merge_results
+    from .batch import merge_results
 
     summary = merge_results(args.results, args.out, input_path=args.input)
     if ui.json_mode:

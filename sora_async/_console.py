@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from ._batch import BatchProgress
     from ._models import VideoTask
+    from .batch import BatchProgress
 
 __all__ = ["UI", "TaskWatch", "batch_line", "format_seconds", "rich_console"]
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import attrs
 
-from ._batch import BatchOptions, BatchSummary
 from ._cli_base import EXIT_FAILED, EXIT_OK, CliError
 from ._cli_batch import run_batch_live, summary_json, summary_rows
 from ._cli_commands import task_json
@@ -31,6 +30,7 @@ from ._console import UI
 from ._errors import TaskFailedError
 from ._models import Size, TaskStatus, VideoTask
 from ._retry import RetryEvent, RetryPolicy
+from .batch import BatchOptions, BatchSummary
 from .limits import RateLimit
 from .mock import MockConfig, MockRelay, RelayStats
 

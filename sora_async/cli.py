@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from ._batch import BatchInputError
 from ._cli_base import (
     _CLIENT_FLAGS,
     EXIT_CONFIG,
@@ -89,6 +88,7 @@ from ._errors import (
     ValidationError,
 )
 from ._models import GenerationType, Model, Operation, Size, Style
+from .batch import BatchInputError
 
 if TYPE_CHECKING:
     pass

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import sora_async as sa
-from sora_async._batch import BatchOptions, run_batch
+from sora_async.batch import BatchOptions, run_batch
 
 
 async def main(url: str, input_path: str, out_path: str) -> int:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import sora_async as sa
-from sora_async._batch import BatchInputError, BatchOptions, BatchProgress, run_batch
-from sora_async._journal import Journal, read_journal
+from sora_async.batch import BatchInputError, BatchOptions, BatchProgress, run_batch
+from sora_async.batch.journal import Journal, read_journal
 from sora_async.mock import MockRelay
 
 FAST = sa.RetryPolicy(initial_backoff=0.005, max_backoff=0.02)
@@ -243,7 +243,7 @@ def test_journal_reader_ignores_garbage(tmp_path: Path) -> None:
 
 async def test_merge_joins_shards_in_input_order_and_lists_gaps(relay: MockRelay, tmp_path: Path) -> None:
     """Shard results merge into one file by line; a shard not yet run shows up as gaps."""
-    from sora_async._merge import merge_results
+    from sora_async.batch import merge_results
 
     source = write_lines(tmp_path / "in.jsonl", [{"prompt": f"p{i}", "custom_id": f"c{i}"} for i in range(9)])
     async with client_for(relay) as client:
@@ -267,7 +267,7 @@ async def test_merge_joins_shards_in_input_order_and_lists_gaps(relay: MockRelay
 
 def test_merge_rejects_files_that_are_not_results(tmp_path: Path) -> None:
     """A wrong file is named with its line number."""
-    from sora_async._merge import merge_results
+    from sora_async.batch import merge_results
 
     (tmp_path / "x.jsonl").write_text('{"prompt": "not a result"}\n')
     with pytest.raises(BatchInputError, match=r"x\.jsonl:1 is not a result line"):

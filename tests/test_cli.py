@@ -23,8 +23,8 @@ import pytest
 
 import sora_async as sa
 from sora_async import _console, _demo, cli
-from sora_async._batch import BatchProgress, BatchSummary
 from sora_async._demo import MIN_COUNT, demo_records
+from sora_async.batch import BatchProgress, BatchSummary
 from sora_async.mock import MockConfig, MockRelay, RelayStats
 from tests.relay_thread import relay_in_thread as _relay_in_thread
 from tests.test_redis import RedisServer
@@ -561,7 +561,7 @@ def test_batch_interrupt_says_how_to_resume(
     capsys: pytest.CaptureFixture[str], relay: MockRelay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C during a batch: exit 130 and a message naming the intact journal."""
-    from sora_async import _batch
+    from sora_async.batch import run as _batch
 
     async def interrupted(*args: Any, **kwargs: Any) -> BatchSummary:
         raise KeyboardInterrupt

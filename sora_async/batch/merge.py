@@ -15,7 +15,7 @@ from pathlib import Path
 
 import attrs
 
-from ._batch import BatchInputError
+from .options import BatchInputError
 
 __all__ = ["MergeSummary", "merge_results"]
 
