@@ -21,20 +21,33 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import click
 
-from ._cli_base import EXIT_FAILED, EXIT_OK, CliError
-from ._cli_batch import run_batch_live, summary_json, summary_rows
-from ._cli_commands import task_json
-from ._client import SoraClient
-from ._console import UI
-from ._errors import TaskFailedError
-from ._models import Size, TaskStatus, VideoTask
-from ._retry import RetryEvent, RetryPolicy
-from .batch import BatchOptions, BatchSummary
-from .limits import RateLimit
-from .mock import MockConfig, MockRelay, RelayStats
+from .._client import SoraClient
+from .._errors import TaskFailedError
+from .._models import Size, TaskStatus, VideoTask
+from .._retry import RetryEvent, RetryPolicy
+from ..batch import BatchOptions, BatchSummary
+from ..limits import RateLimit
+from ..mock import MockConfig, MockRelay, RelayStats
+from .batch import run_batch_live, summary_json, summary_rows
+from .command import SoraCommand, run
+from .console import UI
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
+from .options import POSITIVE_INT, output_options
+from .tasks import task_json
 
-__all__ = ["MIN_COUNT", "DemoPlan", "demo_records", "demo_relay_config", "run_demo", "write_demo_input"]
+__all__ = [
+    "MIN_COUNT",
+    "DemoPlan",
+    "command",
+    "demo_records",
+    "demo_relay_config",
+    "run_demo",
+    "write_demo_input",
+]
+
+SUMMARY = "see it work in ~15 s against a local mock relay; no key needed"
 
 MIN_COUNT = 10
 """Room for the three invalid lines, the [fail] lines and a few good ones."""
@@ -104,6 +117,34 @@ _BEATS = (
     "the light shifts warmer",
     "birds take off in the background",
 )
+
+
+@click.command(
+    "demo",
+    cls=SoraCommand,
+    short_help=SUMMARY,
+    help="Start a mock relay in this process (the seed's /sora/v1/videos relay family, rate-limited, "
+    "with injected 503s, 500s and dropped connections, and, unlike any real relay, honouring "
+    "Idempotency-Key), write example prompts to a JSONL file (a few invalid on purpose), submit them "
+    "exactly as 'sora-async batch' would, wait for three tasks, and explain what the client absorbed: "
+    "rate limits, retries, and no task created twice.",
+    examples="  sora-async demo\n  sora-async demo --count 50 --keep ./demo-files",
+)
+@click.option(
+    "--count", type=POSITIVE_INT, default=200, metavar="N", help="how many prompts (default: 200, min 10)"
+)
+@click.option("--keep", metavar="DIR", help="write the prompt and result files here and keep them")
+@output_options
+def command(**params: Any) -> int:
+    return run(_demo, params)
+
+
+def _demo(args: Any, ui: UI) -> int:
+    if args.count < MIN_COUNT:
+        raise CliError(
+            f"--count must be at least {MIN_COUNT} (got {args.count})", "pass a larger --count", EXIT_USAGE
+        )
+    return asyncio.run(run_demo(ui, count=args.count, keep=Path(args.keep) if args.keep else None))
 
 
 def demo_relay_config() -> MockConfig:
@@ -257,13 +298,18 @@ async def run_demo(ui: UI, *, count: int, keep: Path | None) -> int:
 def _introduce(ui: UI, relay: MockRelay, plan: DemoPlan) -> None:
     config = relay.config
     ui.note(
-        f"mock relay at {relay.url}: {config.rate:g} req/s per key (burst {config.burst}), "
+        f"mock relay at {relay.url}, of the seed's /sora/v1/videos family: {config.rate:g} req/s per key "
+        f"(burst {config.burst}), "
         f"{config.fail_503:.0%} 503s, ~{config.drop_before + config.fail_500_after + config.drop_after:.0%} "
         "dropped connections and 500s"
     )
     ui.note(
         f"wrote {plan.count} requests to {plan.input_path} ({len(plan.invalid_lines)} invalid on purpose, "
         f"{len(plan.fail_lines)} that fail at generation)"
+    )
+    ui.note(
+        "this relay honours Idempotency-Key, so retrying an ambiguous create is safe here; no real relay "
+        "does (docs: concepts/idempotency), so leave --retry-ambiguous off against yours"
     )
     ui.note(
         f"submitting them like 'sora-async batch --rate {DEMO_RATE.per_second:g} --burst {DEMO_RATE.burst} "
