@@ -29,9 +29,6 @@ from .._client import SoraClient, new_key
 from .._errors import (
     AmbiguousSubmissionError,
     APIStatusError,
-    AuthenticationError,
-    ConfigurationError,
-    PermissionDeniedError,
     SoraError,
     TaskFailedError,
     TaskTimeoutError,
@@ -51,17 +48,9 @@ SYNC_GROUP = 64
 
 
 def affects_all_requests(exc: BaseException) -> bool:
-    """Whether every further request of this run must fail the same way (so the run stops).
-
-    Reads the error's own ``affects_all_requests`` verdict where the SDK gives one; until then, the
-    kinds RELAYS.md names: a rejected key (401), a forbidden one (403), a configuration problem.
-    """
-    if isinstance(exc, AmbiguousSubmissionError):
-        return False
-    verdict = getattr(exc, "affects_all_requests", None)
-    if isinstance(verdict, bool):
-        return verdict
-    return isinstance(exc, (AuthenticationError, PermissionDeniedError, ConfigurationError))
+    """Whether every further request of this run must fail the same way, so the run stops: the SDK's
+    own verdict (a rejected or forbidden key, a model with no channel, a wrong base URL or dialect)."""
+    return isinstance(exc, SoraError) and exc.affects_all_requests
 
 
 def _error_record(exc: BaseException) -> dict[str, Any]:

@@ -109,7 +109,7 @@ def explain(exc: BaseException) -> CliError:
     if isinstance(exc, BatchInputError):
         return CliError(str(exc), "fix the input file and run again", EXIT_USAGE)
     if isinstance(exc, APIError):
-        code = EXIT_CONFIG if isinstance(exc, (AuthenticationError, PermissionDeniedError)) else EXIT_FAILED
+        code = EXIT_CONFIG if exc.affects_all_requests else EXIT_FAILED
         return CliError(str(exc), api_hint(exc), code)
     if isinstance(exc, SoraError):
         return CliError(str(exc), "run again with -v for details")
