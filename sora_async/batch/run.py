@@ -279,7 +279,12 @@ async def run_batch(
             raise BatchInputError(f"shard must be I/N with 0 <= I < N (got {index}/{count})")
     progress = progress if progress is not None else BatchProgress()
     check_input(options)
-    lock = await asyncio.to_thread(JournalLock.acquire, options.journal)
+    try:
+        lock = await asyncio.to_thread(JournalLock.acquire, options.journal)
+    except OSError as exc:
+        raise BatchInputError(
+            f"--journal {str(options.journal)!r} cannot be written ({exc.strerror or exc}); nothing was sent"
+        ) from exc
     try:
         return await _run_locked(client, options, progress)
     finally:
