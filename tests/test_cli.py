@@ -144,6 +144,7 @@ def test_python_m_sora_async_help() -> None:
 def test_module_entry_point(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """`python -m sora_async` exits with main()'s code (here in-process, for coverage)."""
     monkeypatch.setattr(sys, "argv", ["sora-async", "--version"])
+    monkeypatch.delitem(sys.modules, "sora_async.__main__", raising=False)  # another test may have run it
     with pytest.raises(SystemExit) as info:
         runpy.run_module("sora_async", run_name="__main__")
     assert info.value.code == 0
@@ -185,18 +186,19 @@ def test_create_json_carries_the_idempotency_key(
 def test_create_from_request_file_with_flag_override(
     capsys: pytest.CaptureFixture[str], relay: MockRelay, tmp_path: Path
 ) -> None:
-    """--request reads wire fields; a flag overrides them, including a friendly/wire twin."""
+    """--request reads wire fields; a flag overrides them, including a friendly/wire twin: the request
+    the command builds has the flag's size (the file's width/height gone) and the file's n_frames."""
+    from sora_async.cli.create import build_request
+
     request = tmp_path / "req.json"
-    request.write_text(json.dumps({"prompt": "from file", "width": 480, "height": 480, "n_frames": 150}))
-    result = run(
-        capsys,
-        *against(
-            relay, "create", "--request", str(request), "--size", "1280x720", "--action", "2.5:it jumps"
-        ),
-    )
+    request.write_text(json.dumps({"prompt": "from file", "width": 480, "height": 480, "n_frames": 300}))
+    argv = ["create", "--request", str(request), "--size", "1280x720", "--action", "2.5:it jumps"]
+    built = build_request(parse_args(argv))
+    assert (built.width, built.height, built.n_frames, built.prompt) == (1280, 720, 300, "from file")
+    assert [(a.time, a.description) for a in built.actions or ()] == [(2.5, "it jumps")]
+    result = run(capsys, *against(relay, *argv))
     assert result.code == 0, result.err
-    status = run(capsys, *against(relay, "status", result.out.strip(), "--json"))
-    assert status.json["status"] in ("NOT_START", "IN_PROGRESS", "SUCCESS")
+    assert relay.stats.accepted == 1
 
 
 def test_create_from_stdin(

@@ -18,9 +18,7 @@ import pytest
 
 from sora_async import cli
 from sora_async.cli import console
-from sora_async.cli.app import parse_args
 from sora_async.cli.console import UI
-from sora_async.cli.create import build_request
 from sora_async.cli.logs import sdk_logging
 from sora_async.mock import MockRelay
 from tests.relay_thread import relay_in_thread
@@ -91,16 +89,6 @@ def test_a_mistyped_command_gets_a_suggestion(capsys: pytest.CaptureFixture[str]
     result = run(capsys, "stauts", "task_1")
     assert result.code == cli.EXIT_USAGE
     assert result.err.startswith("error: no such command 'stauts'; did you mean 'status'?")
-
-
-def test_a_flag_override_of_the_request_file_is_what_is_sent(tmp_path: Path) -> None:
-    """--size replaces the file's width/height (and its twin); --action is added; the rest is kept."""
-    request = tmp_path / "req.json"
-    request.write_text(json.dumps({"prompt": "from file", "width": 480, "height": 480, "n_frames": 300}))
-    args = parse_args(["create", "--request", str(request), "--size", "1280x720", "--action", "2.5:it jumps"])
-    built = build_request(args)
-    assert (built.width, built.height, built.n_frames, built.prompt) == (1280, 720, 300, "from file")
-    assert [(a.time, a.description) for a in built.actions] == [(2.5, "it jumps")]
 
 
 # --- several ids, stdin, JSON errors --------------------------------------------------------------------
