@@ -1,8 +1,9 @@
-"""The command-line reference, rendered from the real ``sora-async`` argparse parser.
+"""The command-line reference, rendered from the real ``sora-async`` click commands.
 
-The page cannot drift from the code: every subcommand the parser knows gets a section with exactly the
-text its ``--help`` prints, in the order of ``sora_async.cli.COMMANDS`` (a command missing from that
-list still gets a section, at the end). The exit codes come from the ``sora_async.cli`` docstring.
+The page cannot drift from the code: every command the group knows gets a section with exactly the
+text its ``--help`` prints, in the order of ``sora_async.cli.app.COMMANDS`` (a command missing from
+that list still gets a section, at the end). The exit codes come from the ``sora_async.cli``
+docstring.
 
 The docs build calls it through ``docs/hooks.py``; run it by hand to see the Markdown::
 
@@ -11,40 +12,44 @@ The docs build calls it through ``docs/hooks.py``; run it by hand to see the Mar
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import os
 from collections.abc import Iterator
 
-from sora_async import cli
+import click
 
-HELP_COLUMNS = 100
-"""The terminal width the help is formatted for, fixed so the page does not depend on who builds it."""
+from sora_async import cli
+from sora_async.cli import app
+
+HELP_COLUMNS = app.HELP_WIDTH
+"""The width the help is formatted for (the group pins it), so the page does not depend on who builds it."""
 
 
 @contextlib.contextmanager
 def columns(width: int) -> Iterator[None]:
-    """argparse wraps help to ``$COLUMNS``; pin it while formatting."""
-    saved = os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = str(width)
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["COLUMNS"]
-        else:
-            os.environ["COLUMNS"] = saved
+    """Kept for the docs hooks: click's width is pinned by the group's context settings already."""
+    yield
 
 
-def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    """The parser's subcommands by name, in the documented order, then any others."""
-    found: dict[str, argparse.ArgumentParser] = {}
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            found.update(action.choices)
-    order = [name for name, _ in cli.COMMANDS if name in found]
-    order += [name for name in found if name not in order]
-    return {name: found[name] for name in order}
+def subcommands() -> dict[str, click.Command]:
+    """The group's commands by name, in the documented order, then any others."""
+    with app.app.make_context(app.PROG, [], resilient_parsing=True) as ctx:
+        names = app.app.list_commands(ctx)
+        return {name: command for name in names if (command := app.app.get_command(ctx, name)) is not None}
+
+
+def help_text(command: click.Command, name: str | None = None) -> str:
+    """A command's ``--help`` exactly as ``sora-async NAME --help`` prints it."""
+    with (
+        app.app.make_context(app.PROG, [], resilient_parsing=True) as parent,
+        command.make_context(name or command.name, [], parent=parent, resilient_parsing=True) as ctx,
+    ):
+        return command.get_help(ctx)
+
+
+def top_help() -> str:
+    """``sora-async --help``."""
+    with app.app.make_context(app.PROG, [], resilient_parsing=True) as ctx:
+        return app.app.get_help(ctx)
 
 
 def exit_codes() -> str:
@@ -74,11 +79,9 @@ def _code(text: str) -> str:
 
 def render() -> str:
     """The Markdown of the reference: the top-level help, one section per command, the exit codes."""
-    with columns(HELP_COLUMNS):
-        parser = cli.build_parser()
-        parts = ["## `sora-async`", "", _code(parser.format_help()), ""]
-        for name, sub in subcommands(parser).items():
-            parts += [f"## `sora-async {name}`", "", _code(sub.format_help()), ""]
+    parts = ["## `sora-async`", "", _code(top_help()), ""]
+    for name, command in subcommands().items():
+        parts += [f"## `sora-async {name}`", "", _code(help_text(command, name)), ""]
     parts += ["## Exit codes", "", exit_codes(), ""]
     return "\n".join(parts)
 

@@ -66,11 +66,10 @@ def on_pre_build(config: Any, **kwargs: Any) -> None:
 def loadtest_section(markdown: str) -> str:
     """The load-testing guide with the command's help in place of its placeholder, once it exists."""
     gen_cli = _gen_cli()
-    with gen_cli.columns(gen_cli.HELP_COLUMNS):
-        command = gen_cli.subcommands(gen_cli.cli.build_parser()).get("loadtest")
-        if command is None:
-            return markdown
-        help_text = command.format_help()
+    command = gen_cli.subcommands().get("loadtest")
+    if command is None:
+        return markdown
+    help_text = gen_cli.help_text(command, "loadtest")
     section = (
         "Every flag, as `sora-async loadtest --help` prints it:\n\n```text\n" + help_text.rstrip() + "\n```\n"
     )

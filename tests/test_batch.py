@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 import sora_async as sa
-from sora_async._batch import BatchInputError, BatchOptions, BatchProgress, run_batch
-from sora_async._journal import Journal, read_journal
+from sora_async.batch import BatchInputError, BatchOptions, BatchProgress, run_batch
+from sora_async.batch.journal import Journal, read_journal
 from sora_async.mock import MockRelay
 
 FAST = sa.RetryPolicy(initial_backoff=0.005, max_backoff=0.02)
@@ -243,7 +243,7 @@ def test_journal_reader_ignores_garbage(tmp_path: Path) -> None:
 
 async def test_merge_joins_shards_in_input_order_and_lists_gaps(relay: MockRelay, tmp_path: Path) -> None:
     """Shard results merge into one file by line; a shard not yet run shows up as gaps."""
-    from sora_async._merge import merge_results
+    from sora_async.batch import merge_results
 
     source = write_lines(tmp_path / "in.jsonl", [{"prompt": f"p{i}", "custom_id": f"c{i}"} for i in range(9)])
     async with client_for(relay) as client:
@@ -267,7 +267,7 @@ async def test_merge_joins_shards_in_input_order_and_lists_gaps(relay: MockRelay
 
 def test_merge_rejects_files_that_are_not_results(tmp_path: Path) -> None:
     """A wrong file is named with its line number."""
-    from sora_async._merge import merge_results
+    from sora_async.batch import merge_results
 
     (tmp_path / "x.jsonl").write_text('{"prompt": "not a result"}\n')
     with pytest.raises(BatchInputError, match=r"x\.jsonl:1 is not a result line"):
@@ -276,40 +276,49 @@ def test_merge_rejects_files_that_are_not_results(tmp_path: Path) -> None:
         merge_results([tmp_path / "nope.jsonl"], tmp_path / "o.jsonl")
 
 
-async def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path) -> None:
-    """SIGINT to `sora-async batch`: exit 130, journal intact; the re-run finishes with nothing twice."""
+CLI = [
+    sys.executable,
+    "-c",
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from sora_async.cli import main; sys.exit(main(sys.argv[1:]))",
+]
+"""``sora-async`` in a process of its own, with SIGINT handled as in a shell's foreground job: a
+parent that ignores SIGINT (pytest run from a script, ``cmd &``) would otherwise pass that on, and
+a batch leaves an ignored SIGINT ignored."""
+
+
+async def wait_for_journal(journal: Path, size: int) -> None:
+    for _ in range(2000):  # bounded: at most ~20 s
+        if journal.exists() and journal.stat().st_size > size:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the journal never reached {size} bytes")
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "word"), [(signal.SIGINT, 130, b"interrupted"), (signal.SIGTERM, 143, b"terminated")]
+)
+async def test_a_signal_stops_cleanly_and_the_same_command_resumes(
+    tmp_path: Path, signum: int, code: int, word: bytes
+) -> None:
+    """SIGINT or SIGTERM to `sora-async batch`: its exit code, a message naming the journal, the results
+    written from the journal; the re-run finishes with nothing twice."""
     lines = 1500
     source = write_lines(tmp_path / "in.jsonl", [{"prompt": f"clip {i}"} for i in range(lines)])
     out = tmp_path / "out.jsonl"
-    journal = Path(str(out) + ".journal")
-    async with MockRelay(latency=0.005, seed=4) as relay:
+    async with MockRelay(latency=0.005, seed=4, honour_idempotency=True) as relay:
         command = [
-            sys.executable,
-            "-m",
-            "sora_async",
-            "batch",
-            str(source),
-            "--out",
-            str(out),
-            "-q",
-            "--base-url",
-            relay.url,
-            "--api-key",
-            "sk-sigint-test",
-            "--concurrency",
-            "16",
-        ]
+            *CLI, "batch", str(source), "--out", str(out), "-q", "--base-url", relay.url,
+            "--api-key", "sk-signal-test", "--concurrency", "16",
+        ]  # fmt: skip
         first = await asyncio.create_subprocess_exec(*command, stderr=asyncio.subprocess.PIPE)
-        for _ in range(2000):  # bounded: at most ~20 s
-            await asyncio.sleep(0.01)
-            if journal.exists() and journal.stat().st_size > 50_000:
-                break
-        first.send_signal(signal.SIGINT)
+        await wait_for_journal(Path(f"{out}.journal"), 50_000)
+        first.send_signal(signum)
         _, stderr = await asyncio.wait_for(first.communicate(), 30)
-        assert first.returncode == 130, stderr
-        assert b"journal intact" in stderr
+        assert first.returncode == code, stderr
+        assert word in stderr and b"journal intact" in stderr
         assert 0 < relay.stats.accepted < lines
-        done_before = len(read_results(out))  # the interrupted run still wrote what it had
+        done_before = len(read_results(out))  # the stopped run still wrote what it had
         assert 0 < done_before < lines
         second = await asyncio.create_subprocess_exec(*command, stderr=asyncio.subprocess.PIPE)
         _, stderr = await asyncio.wait_for(second.communicate(), 60)
@@ -318,3 +327,34 @@ async def test_ctrl_c_stops_cleanly_and_the_same_command_resumes(tmp_path: Path)
         assert relay.stats.accepted == lines
     results = read_results(out)
     assert sorted(r["line"] for r in results) == list(range(1, lines + 1))
+
+
+async def test_two_runs_at_once_create_nothing_twice(tmp_path: Path) -> None:
+    """Two `sora-async batch` processes on one input and --out: the second is refused (exit 2, naming
+    the first's pid) and every line is created once, on a relay that ignores idempotency keys."""
+    lines = 300
+    source = write_lines(tmp_path / "in.jsonl", [{"prompt": f"clip {i}"} for i in range(lines)])
+    out = tmp_path / "out.jsonl"
+    async with MockRelay(latency=0.01, honour_idempotency=False, retry_after="none") as relay:
+        command = [
+            *CLI,
+            "batch",
+            str(source),
+            "--out",
+            str(out),
+            "-q",
+            "--base-url",
+            relay.url,
+            "--api-key",
+            "sk-two",
+        ]
+        first = await asyncio.create_subprocess_exec(*command, stderr=asyncio.subprocess.PIPE)
+        await wait_for_journal(Path(f"{out}.journal"), 1000)
+        second = await asyncio.create_subprocess_exec(*command, stderr=asyncio.subprocess.PIPE)
+        _, refused = await asyncio.wait_for(second.communicate(), 30)
+        _, stderr = await asyncio.wait_for(first.communicate(), 60)
+        assert first.returncode == 0, stderr
+        assert second.returncode == 2, refused
+        assert f"in use by another run (pid {first.pid} on host".encode() in refused
+        assert relay.stats.accepted == lines
+    assert len(read_results(out)) == lines

@@ -22,9 +22,14 @@ import attrs
 import pytest
 
 import sora_async as sa
-from sora_async import _console, _demo, cli
-from sora_async._batch import BatchProgress, BatchSummary
-from sora_async._demo import MIN_COUNT, demo_records
+from sora_async import cli
+from sora_async.batch import BatchProgress, BatchSummary
+from sora_async.cli import console as _console
+from sora_async.cli import demo as _demo
+from sora_async.cli.app import COMMANDS, parse_args
+from sora_async.cli.batch import batch_advice
+from sora_async.cli.demo import MIN_COUNT, demo_records
+from sora_async.cli.mock_server import mock_config_from_args
 from sora_async.mock import MockConfig, MockRelay, RelayStats
 from tests.relay_thread import relay_in_thread as _relay_in_thread
 from tests.test_redis import RedisServer
@@ -34,7 +39,7 @@ TASK_ID = re.compile(r"^task_[0-9a-z]{26}$")
 FAST = {"queue_time": 0.05, "run_time": 0.15, "seed": 3}
 """Tasks finish in 0.2 s, so a wait takes a few polls."""
 POLL = ["--poll-interval", "0.05"]
-SUBCOMMANDS = [name for name, _ in cli.COMMANDS]
+SUBCOMMANDS = [name for name, _ in COMMANDS]
 
 
 def running_relay(**overrides: Any) -> contextlib.AbstractContextManager[MockRelay]:
@@ -104,7 +109,7 @@ def test_top_help_reads_well_to_a_newcomer(capsys: pytest.CaptureFixture[str]) -
     result = run(capsys, "--help")
     assert result.code == 0
     assert "nothing paid twice" in result.out
-    for name, summary in cli.COMMANDS:
+    for name, summary in COMMANDS:
         assert re.search(rf"^  {re.escape(name)} +{re.escape(summary)}$", result.out, re.MULTILINE)
     assert "start with: sora-async demo" in result.out
 
@@ -139,6 +144,7 @@ def test_python_m_sora_async_help() -> None:
 def test_module_entry_point(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """`python -m sora_async` exits with main()'s code (here in-process, for coverage)."""
     monkeypatch.setattr(sys, "argv", ["sora-async", "--version"])
+    monkeypatch.delitem(sys.modules, "sora_async.__main__", raising=False)  # another test may have run it
     with pytest.raises(SystemExit) as info:
         runpy.run_module("sora_async", run_name="__main__")
     assert info.value.code == 0
@@ -180,18 +186,19 @@ def test_create_json_carries_the_idempotency_key(
 def test_create_from_request_file_with_flag_override(
     capsys: pytest.CaptureFixture[str], relay: MockRelay, tmp_path: Path
 ) -> None:
-    """--request reads wire fields; a flag overrides them, including a friendly/wire twin."""
+    """--request reads wire fields; a flag overrides them, including a friendly/wire twin: the request
+    the command builds has the flag's size (the file's width/height gone) and the file's n_frames."""
+    from sora_async.cli.create import build_request
+
     request = tmp_path / "req.json"
-    request.write_text(json.dumps({"prompt": "from file", "width": 480, "height": 480, "n_frames": 150}))
-    result = run(
-        capsys,
-        *against(
-            relay, "create", "--request", str(request), "--size", "1280x720", "--action", "2.5:it jumps"
-        ),
-    )
+    request.write_text(json.dumps({"prompt": "from file", "width": 480, "height": 480, "n_frames": 300}))
+    argv = ["create", "--request", str(request), "--size", "1280x720", "--action", "2.5:it jumps"]
+    built = build_request(parse_args(argv))
+    assert (built.width, built.height, built.n_frames, built.prompt) == (1280, 720, 300, "from file")
+    assert [(a.time, a.description) for a in built.actions or ()] == [(2.5, "it jumps")]
+    result = run(capsys, *against(relay, *argv))
     assert result.code == 0, result.err
-    status = run(capsys, *against(relay, "status", result.out.strip(), "--json"))
-    assert status.json["status"] in ("NOT_START", "IN_PROGRESS", "SUCCESS")
+    assert relay.stats.accepted == 1
 
 
 def test_create_from_stdin(
@@ -561,7 +568,7 @@ def test_batch_interrupt_says_how_to_resume(
     capsys: pytest.CaptureFixture[str], relay: MockRelay, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C during a batch: exit 130 and a message naming the intact journal."""
-    from sora_async import _batch
+    from sora_async.batch import run as _batch
 
     async def interrupted(*args: Any, **kwargs: Any) -> BatchSummary:
         raise KeyboardInterrupt
@@ -572,7 +579,8 @@ def test_batch_interrupt_says_how_to_resume(
     result = run(capsys, *against(relay, "batch", str(source), "--out", str(out)))
     assert result.code == cli.EXIT_INTERRUPTED == 130
     assert result.err.strip().endswith(
-        f"interrupted; journal intact at {out}.journal; re-run the same command to resume"
+        f"interrupted: the results so far are in {out}; journal intact at {out}.journal; "
+        "re-run the same command to resume"
     )
 
 
@@ -582,10 +590,10 @@ def test_batch_advice_covers_every_leftover() -> None:
         total=10, skipped=0, resumed=0, ok=6, failed=1, invalid=1, ambiguous=1, pending=1, elapsed=1.0,
         results_path=Path("r"), journal_path=Path("j"),
     )  # fmt: skip
-    advice = " ".join(cli.batch_advice(summary, retry_ambiguous=False))
+    advice = " ".join(batch_advice(summary, retry_ambiguous=False))
     for fragment in ("--retry-failed", "--retry-ambiguous", "re-run the same command", "invalid"):
         assert fragment in advice
-    assert "--retry-ambiguous" not in " ".join(cli.batch_advice(summary, retry_ambiguous=True))
+    assert "--retry-ambiguous" not in " ".join(batch_advice(summary, retry_ambiguous=True))
 
 
 # --- demo ---------------------------------------------------------------------------------------------
@@ -662,7 +670,7 @@ def test_demo_reports_a_broken_promise(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def parse_mock_server(*argv: str) -> MockConfig:
-    return cli.mock_config_from_args(cli.build_parser().parse_args(["mock-server", *argv]))
+    return mock_config_from_args(parse_args(["mock-server", *argv]))
 
 
 def test_mock_server_defaults_are_the_config_defaults() -> None:
@@ -689,7 +697,7 @@ def test_mock_server_flags_build_the_config() -> None:
 
 def test_every_mock_config_field_has_a_flag() -> None:
     """A new MockConfig field without a mock-server flag fails here."""
-    args = cli.build_parser().parse_args(["mock-server"])
+    args = parse_args(["mock-server"])
     missing = [field.name for field in attrs.fields(MockConfig) if not hasattr(args, field.name)]
     assert missing == []
 
@@ -806,7 +814,9 @@ def test_unexpected_errors_are_one_line_too(
     def broken(args: Any, ui: Any) -> int:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "_cmd_status", broken)
+    from sora_async.cli import status
+
+    monkeypatch.setattr(status, "show_status", broken)
     result = run(capsys, "status", "task_1")
     assert result.code == cli.EXIT_FAILED
     assert_one_error_line(result, "internal error: RuntimeError: boom", "-v")

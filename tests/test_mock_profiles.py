@@ -554,17 +554,18 @@ async def test_profile_cannot_change_while_running() -> None:
 
 def test_mock_server_profile_flag() -> None:
     """`sora-async mock-server --profile new-api` builds a new-api relay."""
-    from sora_async.cli import build_parser, mock_config_from_args
+    from sora_async.cli.app import parse_args
+    from sora_async.cli.mock_server import mock_config_from_args
 
-    args = build_parser().parse_args(["mock-server", "--profile", "new-api"])
+    args = parse_args(["mock-server", "--profile", "new-api"])
     assert mock_config_from_args(args).profile == "new-api"
     argv = ["mock-server", "--profile", "openai", "--saturation", "0.25", "--models", "sora-2,sora-2-pro"]
     argv += ["--url-location", "metadata_url", "--content-ignores-range", "--content-cut-after", "10"]
-    config = mock_config_from_args(build_parser().parse_args(argv))
+    config = mock_config_from_args(parse_args(argv))
     assert (config.saturation, config.models, config.url_location) == (
         0.25,
         ("sora-2", "sora-2-pro"),
         "metadata_url",
     )
     assert (config.content_ignores_range, config.content_cut_after) == (True, 10)
-    assert mock_config_from_args(build_parser().parse_args(["mock-server"])).profile == "sora"
+    assert mock_config_from_args(parse_args(["mock-server"])).profile == "sora"

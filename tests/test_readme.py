@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from sora_async import cli
+from sora_async.cli.app import COMMANDS
 from sora_async.mock import MockRelay
 from tests.test_examples import KEY, relay_in_thread
 
@@ -216,7 +217,7 @@ class ShellCommands:
         if args[:1] == ["batch"]:
             self.check_batch_results(self.workdir / args[args.index("--out") + 1])
         if args == ["--help"]:
-            assert all(name in out for name, _ in cli.COMMANDS)
+            assert all(name in out for name, _ in COMMANDS)
 
     def cli(self, args: list[str]) -> tuple[int, str, str]:
         code = cli.main(args)

@@ -13,31 +13,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
 import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
+import click
 
-from ._batch import BatchOptions, BatchSummary
-from ._cli_base import EXIT_FAILED, EXIT_OK, CliError
-from ._cli_batch import run_batch_live, summary_json, summary_rows
-from ._cli_commands import task_json
-from ._client import SoraClient
-from ._console import UI
-from ._errors import TaskFailedError
-from ._models import Size, TaskStatus, VideoTask
-from ._retry import RetryEvent, RetryPolicy
-from .limits import RateLimit
-from .mock import MockConfig, MockRelay, RelayStats
+from .._client import SoraClient
+from .._errors import TaskFailedError
+from .._models import TaskStatus, VideoTask
+from .._retry import RetryEvent, RetryPolicy
+from ..batch import BatchOptions, BatchSummary
+from ..limits import RateLimit
+from ..mock import MockConfig, MockRelay, RelayStats
+from .batch import run_batch_live, summary_json, summary_rows
+from .command import SoraCommand, run
+from .console import UI
+from .demo_input import MIN_COUNT, DemoPlan, demo_records, write_demo_input
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CliError
+from .options import POSITIVE_INT, output_options
+from .tasks import task_json
 
-__all__ = ["MIN_COUNT", "DemoPlan", "demo_records", "demo_relay_config", "run_demo", "write_demo_input"]
+__all__ = [
+    "MIN_COUNT",
+    "DemoPlan",
+    "command",
+    "demo_records",
+    "demo_relay_config",
+    "run_demo",
+    "write_demo_input",
+]
 
-MIN_COUNT = 10
-"""Room for the three invalid lines, the [fail] lines and a few good ones."""
+SUMMARY = "see it work in ~15 s against a local mock relay; no key needed"
+
 DEMO_KEY = "sk-demo"
 DEMO_RATE = RateLimit(20, burst=5)
 INPUT_NAME = "demo-prompts.jsonl"
@@ -45,65 +55,33 @@ RESULTS_NAME = "demo-results.jsonl"
 WAIT_TIMEOUT = 30.0
 EXPLAIN_WIDTH = 100
 
-_INVALID_AT = (0.12, 0.5, 0.83)
-"""Where the invalid lines sit, as fractions of the file: spread out so the line numbers tell."""
-_FAIL_AT = (0.3, 0.65, 0.97)
-"""Where the "[fail]" prompts sit; the last is near the end so that its wait shows progress."""
 
-_SHOTS = (
-    "Slow dolly-in",
-    "Aerial drone shot",
-    "Handheld close-up",
-    "Wide establishing shot",
-    "Tracking shot",
-    "Time-lapse",
-    "Macro shot",
-    "Static tripod shot",
+@click.command(
+    "demo",
+    cls=SoraCommand,
+    short_help=SUMMARY,
+    help="Start a mock relay in this process (the seed's /sora/v1/videos relay family, rate-limited, "
+    "with injected 503s, 500s and dropped connections, and, unlike any real relay, honouring "
+    "Idempotency-Key), write example prompts to a JSONL file (a few invalid on purpose), submit them "
+    "exactly as 'sora-async batch' would, wait for three tasks, and explain what the client absorbed: "
+    "rate limits, retries, and no task created twice.",
+    examples="  sora-async demo\n  sora-async demo --count 50 --keep ./demo-files",
 )
-_SUBJECTS = (
-    "a red fox",
-    "an old lighthouse keeper",
-    "a paper boat",
-    "a hummingbird",
-    "two astronauts",
-    "a street musician",
-    "a snow leopard",
-    "a vintage tram",
-    "a koi fish",
-    "a hot-air balloon",
-    "a child on a bicycle",
-    "a sleepy tabby cat",
-    "a steam locomotive",
-    "a potter at her wheel",
+@click.option(
+    "--count", type=POSITIVE_INT, default=200, metavar="N", help="how many prompts (default: 200, min 10)"
 )
-_SCENES = (
-    "in fresh snow at dawn",
-    "on a rain-soaked city street at night",
-    "above a misty pine forest",
-    "in a sunlit wheat field",
-    "beneath the northern lights",
-    "in a bustling spice market",
-    "along a stormy coastline",
-    "inside a glass greenhouse",
-    "on a quiet canal in autumn",
-    "in a desert canyon at noon",
-)
-_LOOKS = (
-    "golden-hour light",
-    "soft overcast light",
-    "neon reflections",
-    "35mm film grain",
-    "shallow depth of field",
-    "pastel colour palette",
-    "high-contrast black and white",
-)
-_BEATS = (
-    "the camera starts to pull back",
-    "a gust of wind sweeps through",
-    "the subject turns toward the camera",
-    "the light shifts warmer",
-    "birds take off in the background",
-)
+@click.option("--keep", metavar="DIR", help="write the prompt and result files here and keep them")
+@output_options
+def command(**params: Any) -> int:
+    return run(_demo, params)
+
+
+def _demo(args: Any, ui: UI) -> int:
+    if args.count < MIN_COUNT:
+        raise CliError(
+            f"--count must be at least {MIN_COUNT} (got {args.count})", "pass a larger --count", EXIT_USAGE
+        )
+    return asyncio.run(run_demo(ui, count=args.count, keep=Path(args.keep) if args.keep else None))
 
 
 def demo_relay_config() -> MockConfig:
@@ -122,91 +100,6 @@ def demo_relay_config() -> MockConfig:
         seed=1,
         honour_idempotency=True,
     )
-
-
-@attrs.frozen(kw_only=True)
-class DemoPlan:
-    """The demo input: where it is and which lines are special (1-based line numbers)."""
-
-    input_path: Path
-    count: int
-    invalid_lines: tuple[int, ...]
-    fail_lines: tuple[int, ...]
-
-    @property
-    def good_lines(self) -> tuple[int, ...]:
-        special = set(self.invalid_lines) | set(self.fail_lines)
-        return tuple(line for line in range(1, self.count + 1) if line not in special)
-
-    @property
-    def watch_lines(self) -> tuple[int, ...]:
-        """The lines whose tasks the demo waits for: the last two good ones and the last "[fail]" one."""
-        return (*self.good_lines[-2:], self.fail_lines[-1])
-
-
-def _spread(count: int, fractions: tuple[float, ...], taken: set[int]) -> tuple[int, ...]:
-    lines = {max(1, min(count, round(count * fraction))) for fraction in fractions}
-    return tuple(sorted(lines - taken))
-
-
-def demo_records(count: int, *, seed: int = 7) -> tuple[list[dict[str, Any]], DemoPlan]:
-    """``count`` request lines (varied, realistic, reproducible) and the plan saying which are special."""
-    if count < MIN_COUNT:
-        raise ValueError(f"count must be at least {MIN_COUNT} (got {count})")
-    invalid = _spread(count, _INVALID_AT, set())
-    fails = _spread(count, _FAIL_AT, set(invalid))
-    rng = random.Random(seed)
-    records = []
-    for line in range(1, count + 1):
-        if line in invalid:
-            records.append(_invalid_record(line, invalid.index(line)))
-            continue
-        record = _record(line, rng)
-        if line in fails:
-            record["prompt"] += " [fail]"
-        records.append(record)
-    plan = DemoPlan(input_path=Path(), count=count, invalid_lines=invalid, fail_lines=fails)
-    return records, plan
-
-
-def _record(line: int, rng: random.Random) -> dict[str, Any]:
-    duration = rng.choice((5, 10))
-    prompt = f"{rng.choice(_SHOTS)} of {rng.choice(_SUBJECTS)} {rng.choice(_SCENES)}, {rng.choice(_LOOKS)}"
-    record: dict[str, Any] = {
-        "custom_id": f"demo-{line:04d}",
-        "prompt": prompt,
-        "size": rng.choice(list(Size)).value,
-        "duration": duration,
-    }
-    if rng.random() < 0.2:
-        record["actions"] = [
-            {"time": round(rng.uniform(0.5, duration - 1), 1), "description": rng.choice(_BEATS)}
-        ]
-    if rng.random() < 0.1:
-        record["n_variants"] = 2
-    if rng.random() < 0.15:
-        record.update(model="turbo", style="natural")
-    return record
-
-
-def _invalid_record(line: int, which: int) -> dict[str, Any]:
-    """Three classic mistakes: a size the API lacks, a duration it lacks, a missing prompt."""
-    custom_id = f"demo-{line:04d}"
-    mistakes: list[dict[str, Any]] = [
-        {"prompt": "A full-HD sunrise over the sea", "size": "1920x1080", "duration": 5},
-        {"prompt": "A seven-second loop of rain on glass", "size": "1280x720", "duration": 7},
-        {"size": "720x720", "duration": 5},
-    ]
-    return {"custom_id": custom_id, **mistakes[which % len(mistakes)]}
-
-
-def write_demo_input(path: Path, count: int) -> DemoPlan:
-    """Write the demo's JSONL input to ``path`` and return its plan."""
-    records, plan = demo_records(count)
-    with path.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return attrs.evolve(plan, input_path=path)
 
 
 @contextlib.contextmanager
@@ -257,13 +150,18 @@ async def run_demo(ui: UI, *, count: int, keep: Path | None) -> int:
 def _introduce(ui: UI, relay: MockRelay, plan: DemoPlan) -> None:
     config = relay.config
     ui.note(
-        f"mock relay at {relay.url}: {config.rate:g} req/s per key (burst {config.burst}), "
+        f"mock relay at {relay.url}, of the seed's /sora/v1/videos family: {config.rate:g} req/s per key "
+        f"(burst {config.burst}), "
         f"{config.fail_503:.0%} 503s, ~{config.drop_before + config.fail_500_after + config.drop_after:.0%} "
         "dropped connections and 500s"
     )
     ui.note(
         f"wrote {plan.count} requests to {plan.input_path} ({len(plan.invalid_lines)} invalid on purpose, "
         f"{len(plan.fail_lines)} that fail at generation)"
+    )
+    ui.note(
+        "this relay honours Idempotency-Key, so retrying an ambiguous create is safe here; no real relay "
+        "does (docs: concepts/idempotency), so leave --retry-ambiguous off against yours"
     )
     ui.note(
         f"submitting them like 'sora-async batch --rate {DEMO_RATE.per_second:g} --burst {DEMO_RATE.burst} "

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import attrs
 
-from ._batch import BatchInputError
+from .options import BatchInputError
+from .preflight import same_file
 
 __all__ = ["MergeSummary", "merge_results"]
 
@@ -39,6 +40,12 @@ def merge_results(
     result_paths: Iterable[Path], out_path: Path, *, input_path: Path | None = None
 ) -> MergeSummary:
     """Merge shard results into ``out_path`` (atomically); raise ``BatchInputError`` for unreadable files."""
+    result_paths = [Path(path) for path in result_paths]
+    for path in [*result_paths, *([input_path] if input_path else [])]:
+        if same_file(Path(out_path), path):
+            raise BatchInputError(
+                f"--out {str(out_path)!r} is one of the files read: it would be overwritten"
+            )
     by_line: dict[int, tuple[bool, str]] = {}
     duplicates: set[int] = set()
     for path in result_paths:

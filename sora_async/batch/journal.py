@@ -1,14 +1,18 @@
 """The batch journal: an append-only JSONL log that makes a batch survive crashes and resume exactly.
 
-Before a line's request is sent, its idempotency key is appended (``sent``); after it ends, its
-outcome is (``done``, ``failed``, ``ambiguous``, ``invalid``, and with ``--wait`` ``finished``).
-Every record is flushed to the operating system at once, so a SIGKILL loses nothing written; the
-file is fsync'ed at most every ``FSYNC_INTERVAL`` seconds and when it is closed, which bounds what a
-power cut can take.
+Before a line's request is handed over to be sent, its idempotency key and the fingerprint of its
+content are appended (``sent``) and made durable (``sync``: flushed and fsync'ed, one fsync for a
+group of lines); after it ends, its outcome is appended (``done``, ``failed``, ``ambiguous``,
+``invalid``, and with ``--wait`` ``finished``). Every record is flushed to the operating system as it
+is written, so a SIGKILL loses nothing written; outcomes are fsync'ed at most every
+``FSYNC_INTERVAL`` seconds and when the journal is closed, which bounds what a power cut can take.
+``changed`` forgets a line whose content was edited (its next ``sent`` starts it afresh).
 
-Reading it back gives, per line, the latest state and, for the lines that need another go, the key
-to reuse: a relay that honours ``Idempotency-Key`` then returns the original task instead of making
-(and billing) a second one. Memory is one byte per input line plus the keys of unfinished lines.
+Reading it back gives, per line, the latest state, the fingerprint of the content that was sent, and,
+for the lines that need another go, the key to reuse: a relay that honours ``Idempotency-Key`` then
+returns the original task instead of making (and billing) a second one. Memory is nine bytes per input
+line plus the keys of unfinished lines. A crash in the middle of a write leaves a torn last record:
+reading skips it, and opening the journal to append cuts it, so the next record starts a fresh line.
 
 The results file is a view of the journal: the last outcome of each line, rewritten at the end of
 every run, so it always has exactly one line per finished input line.
@@ -24,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-__all__ = ["FINAL_EVENTS", "Journal", "LineState", "read_journal", "write_results"]
+__all__ = ["FINAL_EVENTS", "Journal", "JournalState", "LineState", "read_journal", "write_results"]
 
 FSYNC_INTERVAL = 0.2
 FINAL_EVENTS = ("done", "failed", "ambiguous", "invalid", "finished")
@@ -48,23 +52,37 @@ class LineState:
         "ambiguous": AMBIGUOUS,
         "invalid": INVALID,
         "finished": FINISHED,
+        "changed": NEW,
     }
 
 
 class JournalState:
-    """What an earlier run left: each line's state, and the records needed to pick up its work."""
+    """What an earlier run left: each line's state and fingerprint, and the records to pick up its work."""
 
     def __init__(self) -> None:
         self.states = bytearray()
+        self.fingerprints = array("Q")
+        """line -> the fingerprint of the content last sent under a key (0: none)."""
         self.pending: dict[int, dict[str, Any]] = {}
         """line -> its latest record, for lines a resumed run may act on again (not done and not invalid)."""
 
     def state(self, line: int) -> int:
         return self.states[line] if line < len(self.states) else LineState.NEW
 
-    def _set(self, line: int, state: int) -> None:
+    def fingerprint(self, line: int) -> int:
+        return self.fingerprints[line] if line < len(self.fingerprints) else 0
+
+    def forget(self, line: int) -> None:
+        """The line was edited: it starts again as new, under a new key."""
+        self.set(line, LineState.NEW)
+        self.fingerprints[line] = 0
+        self.pending.pop(line, None)
+
+    def set(self, line: int, state: int) -> None:
         if line >= len(self.states):
-            self.states.extend(bytes(line + 1 - len(self.states) + 1024))
+            grow = line + 1 - len(self.states) + 1024
+            self.states.extend(bytes(grow))
+            self.fingerprints.extend([0] * grow)
         self.states[line] = state
 
 
@@ -76,9 +94,9 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 return
             try:
                 record = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
-            if isinstance(record, dict) and isinstance(record.get("line"), int):
+            if isinstance(record, dict) and type(record.get("line")) is int and record["line"] > 0:
                 yield record
 
 
@@ -91,7 +109,17 @@ def read_journal(path: Path, *, keep_done: bool = False) -> JournalState:
         line, state = record["line"], LineState.BY_EVENT.get(record.get("event", ""))
         if state is None:
             continue
-        result._set(line, state)
+        if state == LineState.NEW:
+            result.set(line, state)
+            result.forget(line)
+            continue
+        result.set(line, state)
+        fp = record.get("fp")
+        if state == LineState.SENT and isinstance(fp, str):
+            try:
+                result.fingerprints[line] = int(fp, 16)
+            except (ValueError, OverflowError):
+                result.fingerprints[line] = 0
         if state in (LineState.SENT, LineState.FAILED, LineState.AMBIGUOUS) or (
             keep_done and state == LineState.DONE
         ):
@@ -110,23 +138,27 @@ class Journal:
 
     @classmethod
     def open(cls, path: Path) -> Journal:
+        """Open for appending, after cutting a torn last record an earlier crash left."""
         path.parent.mkdir(parents=True, exist_ok=True)
         _drop_torn_tail(path)
         return cls(path.open("ab"))
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write one record and hand it to the OS now; fsync now and then."""
+        """Write one record and hand it to the OS now (a SIGKILL loses nothing); fsync now and then."""
         self._handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
         self._handle.flush()
-        now = time.monotonic()
-        if now - self._last_sync >= FSYNC_INTERVAL:
-            os.fsync(self._handle.fileno())
-            self._last_sync = now
+        if time.monotonic() - self._last_sync >= FSYNC_INTERVAL:
+            self.sync()
+
+    def sync(self) -> None:
+        """Make every record written so far durable: after this, a power cut cannot take them."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._last_sync = time.monotonic()
 
     def close(self) -> None:
         if not self._handle.closed:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
+            self.sync()
             self._handle.close()
 
 
@@ -157,16 +189,18 @@ def _drop_torn_tail(path: Path) -> None:
 def write_results(journal_path: Path, out_path: Path) -> int:
     """Rewrite the results file from the journal: each line's last outcome, once. Returns lines written.
 
-    Two passes over the journal keep memory at eight bytes per record number of the last outcome.
+    Two passes over the journal keep memory at eight bytes per line (the record number of its last
+    outcome). The file is written beside ``out_path`` and renamed over it, so it is never half-written.
     """
     last_final = array("q")
     if journal_path.exists():
         for number, record in enumerate(_records(journal_path)):
-            if record.get("event") in FINAL_EVENTS:
+            event = record.get("event")
+            if event in FINAL_EVENTS or event == "changed":
                 line = record["line"]
                 if line >= len(last_final):
                     last_final.extend([-1] * (line + 1 - len(last_final) + 1024))
-                last_final[line] = number
+                last_final[line] = number if event != "changed" else -1
     tmp = out_path.with_name(out_path.name + ".tmp")
     written = 0
     with tmp.open("w", encoding="utf-8") as out:

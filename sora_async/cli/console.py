@@ -4,7 +4,11 @@ Results go to stdout so that ``TASK=$(sora-async create ...)`` and ``--json | jq
 person watches (progress bars, notes) goes to stderr, and ``-q`` silences it. rich is an optional
 extra (``sora-async[cli]``): it is imported only when the stream is a terminal and rich is installed,
 and every view has a plain fallback that reads well in a pipe or a CI log. Keeping the rendering here
-lets ``cli.py`` say *what* to show and never *how*.
+lets the commands say *what* to show and never *how*.
+
+Nothing a user wrote is ever read as rich markup: prompts, failure reasons and paths are passed as
+``rich.text.Text`` (or to columns with markup off), so ``[/]``, ``[fail]`` or ``res[final].jsonl``
+show as they are written.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from ._batch import BatchProgress
-    from ._models import VideoTask
+    from .._models import VideoTask
+    from ..batch import BatchProgress
+    from .errors import CliError
 
 __all__ = ["UI", "TaskWatch", "batch_line", "format_seconds", "rich_console"]
 
@@ -140,10 +145,10 @@ class _RichBatchBar:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self.progress = Progress(
-            TextColumn("batch"),
+            TextColumn("batch", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
+            TextColumn("{task.fields[detail]}", markup=False),
             console=console,
             auto_refresh=False,
             transient=False,
@@ -176,6 +181,8 @@ class UI:
         self.out = stdout if stdout is not None else sys.stdout
         self.err = stderr if stderr is not None else sys.stderr
         self._secrets: list[str] = []
+        self._json_pending: dict[str, Any] = {}
+        self._json_sent = False
 
     def add_secret(self, secret: str) -> None:
         """Never let ``secret`` reach the screen, whatever text it hides in.
@@ -207,8 +214,23 @@ class UI:
         print(self.redact(text), file=self.err, flush=True)
 
     def emit_json(self, payload: dict[str, Any]) -> None:
-        """The one JSON object of ``--json`` mode, on one line."""
+        """A JSON object of ``--json`` mode, on one line (one per task when a command takes several)."""
+        self._json_sent = True
         self.print(json.dumps(payload, ensure_ascii=False, default=str))
+
+    def json_on_failure(self, payload: dict[str, Any]) -> None:
+        """What ``--json`` prints beside the error if the command fails (e.g. the task's last state)."""
+        self._json_pending = payload
+
+    def fail(self, error: CliError) -> int:
+        """Report a failure: the one stderr line, and with ``--json`` a JSON object with an ``error``
+        member on stdout too, so a script reading stdout always gets JSON. Returns the exit code."""
+        if self.json_mode:
+            payload, self._json_pending = {**self._json_pending, "error": error.as_json()}, {}
+            self.emit_json(payload)
+        self.error(error.line())
+        code: int = error.code
+        return code
 
     def fields(self, rows: Sequence[tuple[str, str]], *, title: str | None = None) -> None:
         """``key: value`` rows on stdout: a rich table on a terminal, plain lines otherwise."""
@@ -218,12 +240,14 @@ class UI:
                 self.print(f"{key}: {value}" if key else f"  {value}")
             return
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=title, show_header=False, title_justify="left")
+        heading = None if title is None else Text(self.redact(title))
+        table = Table(title=heading, show_header=False, title_justify="left")
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         for key, value in rows:
-            table.add_row(key, self.redact(value))
+            table.add_row(Text(key), Text(self.redact(value)))
         console.print(table)
 
     # --- live views --------------------------------------------------------------------------------
@@ -240,7 +264,12 @@ class UI:
             return
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-        columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+        columns = (
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=console) as progress:
             yield _RichTaskWatch(progress)
 
