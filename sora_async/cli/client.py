@@ -51,6 +51,7 @@ def make_client(
     return SoraClient(
         api_key,
         base_url=base_url,
+        dialect=getattr(args, "dialect", "sora"),
         rate_limit=rate_limit,
         adaptive=adaptive,
         max_concurrency=args.concurrency,

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
+from .._dialects import DIALECTS
+
 __all__ = [
     "ACTION",
     "FRACTION",
@@ -151,6 +153,14 @@ def relay_options(function: F) -> F:
             "--base-url",
             metavar="URL",
             help="the relay, e.g. https://relay.example (default: $SORA_BASE_URL)",
+        ),
+        click.option(
+            "--dialect",
+            type=click.Choice(sorted(DIALECTS)),
+            default="sora",
+            show_default=True,
+            help="the relay family: sora (/sora/v1/videos), new-api (/v1/video/generations), "
+            "openai (/v1/videos)",
         ),
         click.option(
             "--timeout",
