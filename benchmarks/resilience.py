@@ -204,7 +204,9 @@ async def run_limit(n: int) -> list[dict[str, Any]]:
     rows = []
     ideal = (n - BURST) / RATE
     for name, client in limit_clients().items():
-        row = await measure(name, client, MockConfig(rate=RATE, burst=BURST, record_tasks=False), n)
+        row = await measure(
+            name, client, MockConfig(rate=RATE, burst=BURST, retry_after="seconds", record_tasks=False), n
+        )
         row["makespan_vs_ideal"] = round(row["makespan_s"] / ideal, 3)
         print(f"  limit: {name}: {row['makespan_s']} s, {row['requests_429']} x 429", flush=True)
         rows.append(row)

@@ -65,7 +65,7 @@ async def test_faults_end_in_a_task_id_or_an_ambiguous_error_and_nothing_twice()
 
 async def test_retrying_ambiguous_failures_against_an_honouring_relay_gets_every_task_once() -> None:
     """retry_ambiguous=True with a relay that honours Idempotency-Key: all get ids, none twice."""
-    async with MockRelay(FAULTS, seed=22) as relay:
+    async with MockRelay(FAULTS, seed=22, honour_idempotency=True) as relay:
         policy = sa.RetryPolicy(initial_backoff=0.005, max_attempts=8, retry_ambiguous=True)
         async with sa.SoraClient("k", base_url=relay.url, retry=policy) as c:
             results = await submit_all(c, 600)

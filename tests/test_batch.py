@@ -105,6 +105,7 @@ async def test_resume_skips_done_lines_and_resends_in_flight_ones_under_their_ke
     relay: MockRelay, tmp_path: Path
 ) -> None:
     """A journal left by a crash: done lines are skipped, sent-but-unanswered lines reuse their key."""
+    relay.configure(honour_idempotency=True)  # a relay kinder than real ones, asked for by name
     source = write_lines(tmp_path / "in.jsonl", [{"prompt": f"p{i}"} for i in range(6)])
     out = tmp_path / "out.jsonl"
     async with client_for(relay) as client:
@@ -143,7 +144,7 @@ async def test_ambiguous_lines_are_recorded_and_retried_only_when_asked(tmp_path
     """A 500 after accepting is recorded as ambiguous with its key; --retry-ambiguous re-sends it under it."""
     source = write_lines(tmp_path / "in.jsonl", [{"prompt": f"p{i}"} for i in range(30)])
     out = tmp_path / "out.jsonl"
-    async with MockRelay(fail_500_after=0.3, seed=11) as relay:
+    async with MockRelay(fail_500_after=0.3, seed=11, honour_idempotency=True) as relay:
         async with client_for(relay) as client:
             first = await run_batch(client, BatchOptions(input_path=source, out_path=out))
         assert first.ambiguous > 0 and first.ok + first.ambiguous == 30
@@ -203,7 +204,9 @@ async def test_sigkill_mid_batch_then_rerun_loses_nothing_and_pays_nothing_twice
     )
     out = tmp_path / "out.jsonl"
     journal = Path(str(out) + ".journal")
-    async with MockRelay(latency=0.005, queue_time=0.01, run_time=0.01, seed=2) as relay:
+    async with MockRelay(
+        latency=0.005, queue_time=0.01, run_time=0.01, seed=2, honour_idempotency=True
+    ) as relay:
         command = [sys.executable, "-m", "tests.batch_worker", relay.url, str(source), str(out)]
         victim = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
         for _ in range(2000):  # bounded: at most ~20 s

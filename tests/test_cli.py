@@ -172,6 +172,7 @@ def test_create_json_carries_the_idempotency_key(
     capsys: pytest.CaptureFixture[str], relay: MockRelay
 ) -> None:
     """--json prints one object with the task id and the key; a given key is used and replays."""
+    relay.configure(honour_idempotency=True)  # a relay kinder than real ones, asked for by name
     argv = against(
         relay, "create", "--prompt", "a fox", "--size", "720x720", "--idempotency-key", "k-1", "--json"
     )
@@ -275,7 +276,7 @@ def test_ambiguous_create_says_how_to_retry(capsys: pytest.CaptureFixture[str]) 
 
 def test_retry_ambiguous_flag_recovers_the_task(capsys: pytest.CaptureFixture[str]) -> None:
     """With --retry-ambiguous the same key is retried and the relay returns the one task."""
-    with running_relay(drop_after=0.5, seed=11) as relay:
+    with running_relay(drop_after=0.5, seed=11, honour_idempotency=True) as relay:
         for _ in range(4):
             result = run(capsys, *against(relay, "create", "--prompt", "a fox", "--retry-ambiguous"))
             assert result.code == 0, result.err

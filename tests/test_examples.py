@@ -86,7 +86,7 @@ def test_batch_submit_rerun_with_the_same_run_id_pays_nothing_twice(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Ambiguous lines fail the first run; the re-run with --retry-ambiguous gets them, none twice."""
-    with relay_in_thread(fail_500_after=0.3, seed=8) as relay:
+    with relay_in_thread(fail_500_after=0.3, seed=8, honour_idempotency=True) as relay:
         args = [*flags(relay), "--count", "20", "--run-id", "job-1"]
         assert batch_submit.main(args) == 1
         first = capsys.readouterr()
@@ -210,6 +210,7 @@ async def test_aiohttp_app_answers_errors_with_what_to_fix(async_relay: MockRela
 
 async def test_aiohttp_app_passes_the_callers_idempotency_key_on(async_relay: MockRelay) -> None:
     """A caller who repeats a POST with the same Idempotency-Key gets the same task, created once."""
+    async_relay.configure(honour_idempotency=True)  # a relay kinder than real ones, asked for by name
     app = aiohttp_app.create_app(base_url=async_relay.url, api_key=KEY)
     async with TestClient(TestServer(app)) as http:
         headers = {"Idempotency-Key": "order-42"}
@@ -270,6 +271,8 @@ def fastapi_app() -> Any:
 async def test_fastapi_app_creates_queries_and_maps_errors(async_relay: MockRelay, fastapi_app: Any) -> None:
     """The lifespan opens and closes the client; errors become 422/404/502 answers."""
     import httpx
+
+    async_relay.configure(honour_idempotency=True)  # a relay kinder than real ones, asked for by name
 
     app = fastapi_app.create_app(base_url=async_relay.url, api_key=KEY)
     async with app.router.lifespan_context(app):

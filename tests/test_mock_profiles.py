@@ -183,7 +183,7 @@ async def test_create_answer_can_be_chosen(shape: str, key: str) -> None:
 
 async def test_new_api_walks_through_submitted_and_queued() -> None:
     """new-api's upper-case words in order, progress a "NN%" string, a TaskDto with its extra fields."""
-    async with serve("new-api", queue_time=0.15, run_time=0.1) as (_, session):
+    async with serve("new-api", queue_time=0.45, run_time=0.1) as (_, session):
         seen = await finished(
             session, "new-api", await create(session, "new-api", {"prompt": "x", "model": "m"})
         )

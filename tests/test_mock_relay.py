@@ -357,7 +357,7 @@ async def test_queries_are_free_unless_limit_queries() -> None:
 
 async def test_repeated_idempotency_key_returns_the_original_task() -> None:
     """With idempotency honoured, a repeated key returns the first task id and creates nothing."""
-    async with serve() as (relay, session):
+    async with serve(honour_idempotency=True) as (relay, session):
         first = await create_id(session, key="k1")
         again = await create_id(session, key="k1")
         other = await create_id(session, key="k2")
@@ -370,15 +370,15 @@ async def test_repeated_idempotency_key_returns_the_original_task() -> None:
 
 async def test_concurrent_repeats_of_a_key_create_one_task() -> None:
     """Concurrent creates with one key, all delayed by latency, still make a single task."""
-    async with serve(latency=0.05) as (relay, session):
+    async with serve(latency=0.05, honour_idempotency=True) as (relay, session):
         ids = await asyncio.gather(*(create_id(session, key="same") for _ in range(10)))
     assert len(set(ids)) == 1
     assert relay.stats.creations_by_key == {"same": 1}
 
 
 async def test_ignored_idempotency_key_creates_duplicates_that_are_counted() -> None:
-    """With `honour_idempotency=False` every create makes a task, and the counters expose the duplicate."""
-    async with serve(honour_idempotency=False) as (relay, session):
+    """By default, as on real relays, every create makes a task, and the counters expose the duplicate."""
+    async with serve() as (relay, session):
         first = await create_id(session, key="k1")
         again = await create_id(session, key="k1")
     assert first != again
@@ -402,7 +402,7 @@ async def test_each_fault_has_its_symptom_and_creation_effect(
     kind: str, answer: tuple[int, str] | None, created: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A fault answers as configured (or drops the connection); only the *after* faults create the task."""
-    async with serve(seed=1, **{kind: 1.0}) as (relay, session):
+    async with serve(seed=1, honour_idempotency=True, **{kind: 1.0}) as (relay, session):
         await query(session, "task_warm_up_a_keep_alive_connection")
         if answer is None:
             with pytest.raises(DISCONNECTED):
@@ -563,3 +563,9 @@ async def test_run_mock_server_prints_its_url_and_stops_on_ctrl_c() -> None:
             await process.communicate()
     assert process.returncode == 0, err.decode()
     assert out == b""
+
+
+def test_defaults_are_no_kinder_than_real_relays() -> None:
+    """No relay honours Idempotency-Key or sends Retry-After on a 429: neither does the default mock."""
+    config = MockConfig()
+    assert (config.honour_idempotency, config.retry_after) == (False, "none")

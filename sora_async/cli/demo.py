@@ -99,6 +99,7 @@ def demo_relay_config() -> MockConfig:
         run_time=2.0,
         seed=1,
         honour_idempotency=True,
+        retry_after="seconds",
     )
 
 

@@ -90,7 +90,8 @@ def _models(value: object) -> tuple[str, ...] | None:
 
 @attrs.frozen(kw_only=True)
 class MockConfig:
-    """Behaviour of a mock relay; every field has a default that gives a healthy, unlimited relay.
+    """Behaviour of a mock relay; every field has a default that gives a healthy, unlimited relay,
+    no kinder than real ones (no idempotency, no wait hints).
 
     Timing: a task stays `queue_time` s in NOT_START, then `run_time` s in IN_PROGRESS, then ends.
     Faults (`fail_503`, `drop_before`, `fail_500_after`, `drop_after`) are fractions of create requests
@@ -135,10 +136,12 @@ class MockConfig:
     burst: int = attrs.field(default=1, validator=_at_least(1))
     limit_queries: bool = False
     """Whether GET (task queries) also spend rate-limit tokens; real relays leave queries free."""
-    retry_after: RetryAfterMode = attrs.field(default="seconds", validator=_one_of(RETRY_AFTER_MODES))
+    retry_after: RetryAfterMode = attrs.field(default="none", validator=_one_of(RETRY_AFTER_MODES))
+    """The rate limiter's wait hint; "none" by default, as no relay software sends one (RELAYS.md)."""
 
-    honour_idempotency: bool = True
-    """A repeated `Idempotency-Key` returns the first task id instead of creating another task."""
+    honour_idempotency: bool = False
+    """`True`: a repeated `Idempotency-Key` returns the first task id instead of creating another.
+    Off by default, as no relay honours the key: a test that needs it asks by name."""
 
     seed: int | None = None
     """Seed of every random choice (faults, failures, task ids); None draws a fresh seed."""
