@@ -1,18 +1,25 @@
-"""Adaptive rate discovery: find the key's limit from 429s when nobody told us what it is.
+"""``AdaptiveLimiter``: no client-side limit until the relay first says "too fast", then its rate, found.
 
-A pacing limiter (starts spaced ``1 / rate`` apart, burst 1) whose rate a small controller steers:
+The default limiter when no rate is given, because most users do not know their key's limit. It has
+two phases:
 
-* **slow start** - begin at ``initial_rate`` and grow by ``growth`` every ``growth_interval`` seconds
-  while the limiter is what holds requests back, until the first 429;
-* **on a 429** (only one sent after the last cut counts: older ones describe an older rate) - the
-  rate that drew it becomes the known ceiling, and the new rate is what the relay actually accepted
-  over the last ``WINDOW`` seconds, shaved by ``safety`` - never below half the rate that drew the 429;
-* **steady state** - climb back towards the ceiling by a fraction of the gap each second, and probe
-  past it only very slowly, because every 429 costs a pause.
+* **open** - until the first 429, ``acquire`` only counts: no lock, no sleep, no allocation. Starts
+  are bounded only by a slow-start window, clocked by the relay's answers as in TCP: ``INITIAL_WINDOW``
+  starts, then two more for every start the relay accepted. Against an unlimited relay the window
+  grows twice as fast as it is used, and once it is ``OPEN_AHEAD`` starts ahead it is dropped for good;
+  against a limited one the first wave of 429s is a few requests, not the whole concurrency gate.
+* **paced** - from the first 429, starts are spaced ``1 / rate`` apart (each caller reserves the next
+  slot, no lock). The rate is seeded from what the relay accepted so far, grows while it is what holds
+  requests back (doubling per round trip until a second 429 gives an upper bound), and at each 429 is
+  set to the rate the relay has *shown* it allows: the GCRA bound of the starts it accepted, read
+  backwards (``_estimate``), with the burst measured by the first wave. Then it climbs slowly, so that
+  a raised limit is found again.
 
-A ``Retry-After`` is honoured as a hard pause (the client calls ``pause``). A fixed ``RateLimit`` given
-as ``ceiling`` is never exceeded. The design follows the adaptive retry mode of botocore and TCP's
-congestion control, tuned for relays whose 429s carry a second-granularity ``Retry-After``.
+A relay's ``Retry-After`` holds every start back for the part of it that is certain: all of a wait in
+milliseconds, or ``n - 1`` seconds of a whole-second ``Retry-After: n`` (which says only that the wait
+is at most n seconds; ``1`` is what a relay sends for 20 ms). The refused request itself waits the whole
+time (the retry loop does that). The design follows botocore's adaptive retry mode (no client-side
+limit until the first throttle, then a rate controller) and TCP's slow start.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ import logging
 import math
 
 from ._base import Limiter, PauseWindow
+from ._bucket import TIMER_SLACK
+from ._estimate import shown_rate
 from ._rate import RateLimit
 
 __all__ = ["AdaptiveLimiter"]
@@ -33,148 +42,274 @@ logger = logging.getLogger("sora_async")
 class AdaptiveLimiter(Limiter):
     """A limiter that discovers the rate a relay allows. Default for ``SoraClient(rate_limit=None)``.
 
-    >>> AdaptiveLimiter(initial_rate=5).rate
-    5.0
+    Give ``ceiling`` (a ``RateLimit``) to start paced at that rate and never exceed it.
+
+    >>> AdaptiveLimiter().rate  # no limit until the relay answers 429
+    inf
+    >>> AdaptiveLimiter(ceiling=RateLimit(20)).rate
+    20.0
     """
 
-    WINDOW = 2.0
-    """Seconds of accepted starts that estimate the limit at a 429 (longer dilutes the relay's burst)."""
-    SEEK = 0.04
-    """Growth per step after the first 429 and before a measured limit: about 17% a second."""
-    CLIMB = 0.005
-    """Growth per step (every ``growth_interval``) below the estimated limit: about 2% a second."""
-    PROBE = 0.0005
-    """Growth per step above it: about 0.2% a second, so a raised limit is found without many 429s."""
+    INITIAL_WINDOW = 4
+    """Starts allowed before any answer: fewer than most relays' burst, so the first wave is small."""
+    OPEN_AHEAD = 512
+    """Once the slow-start window is this far ahead of the starts, the open phase stops counting."""
+    STALL = 1.0
+    """Seconds a start waits for the window at most: if no answers come at all, starts still go on."""
+    MIN_RATE = 0.5
+    """The rate never falls below this (starts per second): a pause-free crawl, not a halt."""
+    SEEK_GROWTH = 2.0
+    """Growth per round trip (at least ``growth_interval``) before a second 429 bounds the rate."""
+    CLIMB = 0.01
+    """Growth per second once the rate is measured: a raised limit is found, at few 429s."""
+    APPROACH = 2.0
+    """Once measured, the share of the gap to 0.9x the lowest 429'd rate closed per second (while below)."""
+    MARGIN = 0.995
+    """The measured rate times this is where the rate settles after a 429."""
+    HISTORY = 128
+    """Accepted starts kept for the estimate (the newest ones)."""
+    MIN_SPAN = 0.1
+    """Seconds: runs of accepted starts shorter than this are too jittery to estimate from."""
 
     __slots__ = (
         "_accepted",
+        "_allowance",
+        "_answers",
+        "_burst",
         "_ceiling",
-        "_estimate",
-        "_granted",
+        "_first_start",
         "_last_change",
         "_last_cut",
-        "_lock",
-        "_next_start",
+        "_last_start",
+        "_latency",
+        "_measured",
+        "_next_slot",
+        "_open",
         "_pause",
-        "_throttled",
+        "_queue",
+        "_started",
+        "_timer",
         "_upper",
-        "grace",
-        "growth",
+        "_waiters",
         "growth_interval",
-        "initial_rate",
         "rate",
-        "safety",
     )
 
-    def __init__(
-        self,
-        *,
-        initial_rate: float = 10.0,
-        ceiling: RateLimit | None = None,
-        growth: float = 2.0,
-        growth_interval: float = 0.25,
-        safety: float = 0.95,
-        grace: float = 1.0,
-    ) -> None:
+    def __init__(self, *, ceiling: RateLimit | None = None, growth_interval: float = 0.05) -> None:
         self._ceiling = ceiling.per_second if ceiling is not None else math.inf
-        self.initial_rate = min(float(initial_rate), self._ceiling)
-        self.rate = self.initial_rate
-        self.growth = growth
+        self.rate = self._ceiling  # inf: open
         self.growth_interval = growth_interval
-        self.safety = safety
-        self.grace = grace
-        self._lock = asyncio.Lock()
-        self._upper = math.inf  # the lowest rate known to draw 429s
-        self._estimate = math.inf  # what the relay accepted in the second before the last 429
-        self._throttled = False  # True after the first 429: slow start is over
-        self._next_start = 0.0
+        self._open = ceiling is None  # the slow-start window still counts
+        self._allowance = self.INITIAL_WINDOW
+        self._started = 0
+        self._first_start = -1.0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._burst = 1.0  # accepted in the first wave: what the relay lets through at once
+        self._measured = False  # a 429 after the seed bounds the rate from above
+        self._accepted: collections.deque[float] = collections.deque(maxlen=self.HISTORY)
+        self._latency = 0.0
+        self._answers = 0  # accepted answers since the rate last grew: growth is clocked by them
+        self._next_slot = 0.0
+        self._last_start = -math.inf
+        self._queue: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._upper = math.inf  # the lowest rate that drew a 429 lately
         self._last_change = 0.0
         self._last_cut = -math.inf
-        self._accepted: collections.deque[float] = collections.deque()
-        self._granted: collections.deque[float] = collections.deque()
         self._pause = PauseWindow()
 
     def __repr__(self) -> str:
         return f"AdaptiveLimiter(rate={self.rate:.2f}/s)"
 
+    async def aclose(self) -> None:
+        """Stop the pacing timer (waiting callers are the client's to cancel)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # --- acquire -----------------------------------------------------------------------------------
+
     async def acquire(self) -> None:
-        """Wait for this request's start slot; slots are ``1 / rate`` apart, at the rate of the moment.
+        """Wait for this request's start; nearly free until the first 429."""
+        if self._pause.until and self._pause.active():
+            await self._pause.wait()
+        if self._open:
+            if self._started >= self._allowance:
+                await self._wait_for_window()
+            if self._open:  # still open (not ended by a 429 while this call waited)
+                if self._started == 0:
+                    self._first_start = asyncio.get_running_loop().time()
+                self._started += 1
+                return
+        if math.isinf(self.rate):
+            return
+        await self._paced_start()
 
-        Waiters queue on a FIFO lock and each takes its slot when it reaches the head, so a rate change
-        applies at once rather than after slots handed out at the old rate.
-        """
-        async with self._lock:
-            if self._pause.active():
-                await self._pause.wait()
+    async def _wait_for_window(self) -> None:
+        """Wait for the window to grow (an accepted answer), at most STALL seconds."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        # No answers for a while: go on rather than wait for ever. A timer, not asyncio.wait_for,
+        # which before Python 3.12 can swallow a cancellation that races the result.
+        stall = loop.call_later(self.STALL, _set_done, waiter)
+        try:
+            await waiter
+        finally:
+            stall.cancel()
+
+    async def _paced_start(self) -> None:
+        """Take the next slot: at once if it is free and nobody queues, else queue for the timer."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if not self._queue and now >= self._next_slot and not self._pause.active():
+            self._take(now, bottleneck=False)
+            return
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._queue.append(waiter)
+        self._schedule()
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if not waiter.cancelled():
+                self._schedule()  # granted, then cancelled: that slot is lost (slower, never faster)
+            raise
+
+    def _schedule(self) -> None:
+        """(Re)arm the one timer that releases the head of the queue at the next slot."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._queue and self._queue[0].done():
+            self._queue.popleft()
+        if self._queue:
             loop = asyncio.get_running_loop()
-            now = loop.time()
-            waited = self._next_start > now
-            if waited:
-                await asyncio.sleep(self._next_start - now)
-                now = loop.time()
-            self._adjust(now, bottleneck=waited or self._lock_has_waiters())
-            self._next_start = max(now, self._next_start) + 1.0 / self.rate
-            self._granted.append(now)
+            self._timer = loop.call_at(max(self._next_slot, self._pause.until), self._release)
 
-    def _lock_has_waiters(self) -> bool:
-        waiters = getattr(self._lock, "_waiters", None)
-        return bool(waiters)
+    def _release(self) -> None:
+        self._timer = None
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_slot and not self._pause.active():
+            while self._queue:
+                waiter = self._queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    self._take(now, bottleneck=True)
+                    break
+        self._schedule()
+
+    def _take(self, now: float, *, bottleneck: bool) -> None:
+        """Count a start at ``now``: the next slot is one interval after this one's.
+
+        After this one's *slot*, not after ``now``: the timer fires a little late, and counting from
+        the late moment would make every wake-up's latency a permanent loss of rate (4-8% at 50/s).
+        A relay that allows bursts absorbs a start that comes up to one interval early; with burst 1
+        only ``TIMER_SLACK`` is taken back, as the token bucket does.
+        """
+        interval = 1.0 / self.rate
+        catch_up = interval if self._burst >= 2 else min(interval, TIMER_SLACK)
+        base = self._next_slot if now - self._next_slot <= catch_up else now
+        self._last_start = now
+        self._next_slot = base + interval
+        self._grow(now, bottleneck=bottleneck)
+
+    # --- feedback ----------------------------------------------------------------------------------
 
     async def pause(self, seconds: float) -> None:
-        self._pause.extend(seconds)
+        """Hold starts back for the certain part of a relay's wait (see the module docstring)."""
+        if seconds >= 1.0 and float(seconds).is_integer():
+            seconds -= 1.0  # "Retry-After: n" in whole seconds: the wait is in (n - 1, n]
+        if seconds > 0:
+            self._pause.extend(seconds)
 
     def observe(self, *, started: float, throttled: bool) -> None:
-        """Feedback from the client: an attempt that started at ``started`` was (not) answered 429."""
-        now = asyncio.get_running_loop().time()
+        """An attempt that started at ``started`` was (not) answered 429."""
         if not throttled:
-            self._accepted.append(started)
-            self._forget(now)
+            if self._open:
+                self._allowance += 2
+                if self._allowance - self._started >= self.OPEN_AHEAD:
+                    self._open = False  # the relay keeps up: stop counting
+                self._wake()
+            elif not math.isinf(self.rate):
+                self._accepted.append(started)
+                self._answers += 1
+                now = asyncio.get_running_loop().time()
+                self._latency += (now - started - self._latency) * 0.2
             return
-        if started < self._last_cut + self.grace:
-            return  # sent before the last cut could take effect at the relay: already accounted for
-        self._cut(now)
+        now = asyncio.get_running_loop().time()
+        if math.isinf(self.rate):
+            self._latency = now - started  # the round trip, before paced answers measure it
+            self._seed(now)
+        elif started >= self._last_cut:
+            self._cut(now)
 
-    def _forget(self, now: float) -> None:
-        while self._accepted and self._accepted[0] < now - self.WINDOW:
-            self._accepted.popleft()
+    def _wake(self) -> None:
+        """Let queued starts through as far as the window now allows."""
+        free = self._allowance - self._started
+        while free > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
+    def _seed(self, now: float) -> None:
+        """The first 429: the wave that drew it measured the burst; start paced, from a low rate."""
+        accepted = max(1, (self._allowance - self.INITIAL_WINDOW) // 2)
+        self._burst = float(accepted)
+        elapsed = max(1.0, now - self._first_start) if self._first_start >= 0 else 1.0
+        self._set_rate(now, accepted / elapsed)
+        self._open = False
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+        logger.info("first 429 after %d accepted starts: pacing at %.1f/s", accepted, self.rate)
 
     def _cut(self, now: float) -> None:
-        """A 429 at the current rate: settle just under what the relay accepted over the last WINDOW s."""
-        self._forget(now)
+        """A 429 at the current rate: settle at the rate the relay has shown it allows."""
         drew_429 = self.rate
-        accepted = len(self._accepted) / self.WINDOW
         self._upper = min(self._upper, drew_429)
-        if self._throttled:  # the first 429 ends a ramp: the recent count says little yet
-            self._estimate = accepted
-        self.rate = min(self._ceiling, max(drew_429 / 2, min(drew_429, accepted) * self.safety))
-        self._throttled = True
-        self._last_cut = now
-        self._last_change = now
-        logger.info(
-            "429 at %.1f/s (relay accepted %.1f/s lately): now %.1f/s",
-            drew_429,
-            accepted,
-            self.rate,
-        )
-
-    def _adjust(self, now: float, *, bottleneck: bool) -> None:
-        """Grow the rate when it has held for long enough and it is what holds requests back."""
-        if not bottleneck or now - self._last_change < self.growth_interval:
-            return
-        self._last_change = now
-        if not self._throttled:
-            # Demand bounds the ramp: far above what is actually sent, a higher rate means nothing, and a
-            # runaway rate would take many 429s to bring back down.
-            while self._granted and self._granted[0] < now - self.WINDOW:
-                self._granted.popleft()
-            demand_cap = max(self.initial_rate, 10 * len(self._granted) / self.WINDOW)
-            self.rate = min(self._ceiling, self.rate * self.growth, max(self.rate, demand_cap))
-            return
-        # Climb briskly while clearly under both the last 429 and the measured limit, then creep:
-        # above the limit every step risks a 429, and a 429 may cost a whole second of pause.
-        if math.isinf(self._estimate):
-            step = self.SEEK
+        shown = shown_rate(self._accepted, self._burst, self.MIN_SPAN)
+        if shown > 0:
+            self._measured = True
+            self._set_rate(now, min(drew_429, shown) * self.MARGIN)
         else:
-            brisk_until = min(self._upper * self.safety, self._estimate * 0.99)
-            step = self.CLIMB if self.rate < brisk_until else self.PROBE
-        self.rate = min(self._ceiling, self.rate * (1 + step))
+            self._set_rate(now, drew_429 / 2)
+        logger.info("429 at %.1f/s (the relay has shown %.1f/s): now %.1f/s", drew_429, shown, self.rate)
+
+    def _set_rate(self, now: float, rate: float) -> None:
+        self.rate = min(self._ceiling, max(self.MIN_RATE, rate))
+        self._last_change = now
+        self._next_slot = max(now, self._last_start) + 1.0 / self.rate
+        # 429s of attempts that started before the first slot at the new rate describe the old one.
+        self._last_cut = self._next_slot - 1e-9
+        if self._queue:
+            self._schedule()
+
+    def _grow(self, now: float, *, bottleneck: bool) -> None:
+        """Grow the rate when it has held long enough and it is what holds requests back.
+
+        Only with answers since the last step: a relay that answers nothing gives no reason to speed
+        up. Before a measurement: double per round trip. After: close the gap to 0.9x the lowest rate
+        that drew a 429 quickly (``APPROACH``) while below it, and creep (``CLIMB``) near and above it.
+        """
+        elapsed = now - self._last_change
+        if not bottleneck or not self._answers or elapsed < max(self.growth_interval, self._latency):
+            return
+        self._last_change = now
+        self._answers = 0
+        if not self._measured:
+            rate = self.rate * self.SEEK_GROWTH
+        elif self.rate < self._upper * 0.9:
+            rate = self.rate + (self._upper * 0.9 - self.rate) * min(1.0, self.APPROACH * elapsed)
+        else:
+            rate = self.rate * (1.0 + self.CLIMB * elapsed)
+        self.rate = min(self._ceiling, rate)
+        if self._queue:
+            self._next_slot = self._last_start + 1.0 / self.rate
+            self._schedule()
+
+
+def _set_done(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
