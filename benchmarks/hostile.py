@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     server = ctx.Process(target=serve, args=(b,), daemon=True)
     server.start()
     port = a.recv()
-    rows = []
+    rows: list[dict[str, Any]] = []
     try:
         for shape, path in SHAPES.items():
             url = f"http://127.0.0.1:{port}/{path}"
