@@ -338,7 +338,8 @@ async def test_two_runs_at_once_create_nothing_twice(tmp_path: Path) -> None:
     lines = 300
     source = write_lines(tmp_path / "in.jsonl", [{"prompt": f"clip {i}"} for i in range(lines)])
     out = tmp_path / "out.jsonl"
-    async with MockRelay(latency=0.01, honour_idempotency=False, retry_after="none") as relay:
+    # 0.1 s per create: the first run takes seconds, long enough for the second to meet it.
+    async with MockRelay(latency=0.1, honour_idempotency=False, retry_after="none") as relay:
         command = [
             *CLI,
             "batch",
