@@ -1,7 +1,9 @@
-"""Limiter accuracy: the rate sora_async achieves against the rate it was told, over a long window.
+"""Limiter accuracy: the rate sora_async achieves against a relay's rate, over a long window.
 
-For each configured rate, a client told ``RateLimit(rate)`` submits ``rate * duration + 1`` requests
-through ``submit_many`` to its own unlimited mock relay; all rates run at once (they are light). The
+Defaults first: for each rate, ``SoraClient()`` (not told anything) submits to a mock relay limited to
+that rate with burst 1 and must find it: achieved rate and answers of 429. Then (tuned) a client told
+``RateLimit(rate)`` submits ``rate * duration + 1`` requests through ``submit_many`` to its own
+unlimited mock relay, which measures what the client sends. All rates run at once (they are light). The
 relay's arrival times of accepted creates give the achieved steady rate, ``(n - 1) / (last - first)``,
 and the most arrivals seen in any one-second window, to hold against ``burst + rate`` (here burst 1).
 The client's bucket lets a start come up to 5 ms early (``TIMER_SLACK``, at most half a token) and the
@@ -24,19 +26,27 @@ from sora_async.mock import MockConfig, MockRelay
 CONCURRENCY = 64
 
 
-async def one_rate(rate: float, duration: float) -> dict[str, Any]:
+async def one_rate(rate: float, duration: float, *, told: bool = True) -> dict[str, Any]:
     n = int(rate * duration) + 1
-    async with MockRelay(MockConfig(record_tasks=False)) as relay:
+    relay_config = MockConfig(record_tasks=False) if told else MockConfig(rate=rate, record_tasks=False)
+    async with MockRelay(relay_config) as relay:
         client = sa.SoraClient(
-            API_KEY, base_url=relay.url, rate_limit=sa.RateLimit(rate), max_concurrency=CONCURRENCY
+            API_KEY,
+            base_url=relay.url,
+            rate_limit=sa.RateLimit(rate) if told else None,
+            max_concurrency=CONCURRENCY,
+            retry=sa.RetryPolicy(max_attempts=20),
         )
         async with client:
             ok = sum([result.ok async for result in client.submit_many(REQUEST for _ in range(n))])
         times = list(relay.stats.accepted_times)
+        answers_429 = relay.stats.rate_limited
     span = times[-1] - times[0]
     achieved = (len(times) - 1) / span
     return {
+        "client": "RateLimit(rate) (tuned)" if told else "SoraClient() (default)",
         "configured_rps": rate,
+        "answers_429": answers_429,
         "requests": n,
         "ok": ok,
         "span_s": round(span, 3),
@@ -58,7 +68,9 @@ def max_in_window(times: Sequence[float], window: float) -> int:
 
 
 async def run(rates: Sequence[float], duration: float) -> list[dict[str, Any]]:
-    return list(await asyncio.gather(*(one_rate(rate, duration) for rate in rates)))
+    default = await asyncio.gather(*(one_rate(rate, duration, told=False) for rate in rates))
+    told = await asyncio.gather(*(one_rate(rate, duration) for rate in rates))
+    return [*default, *told]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -74,12 +86,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     rows = asyncio.run(run(args.rates, args.duration))
     print(
-        f"\n(e) limiter accuracy: RateLimit(rate), burst 1, {args.duration:g} s per rate, all rates at once"
+        f"\n(e) limiter accuracy: SoraClient() against a relay at each rate (burst 1), then told "
+        f"RateLimit(rate); {args.duration:g} s per rate, all rates at once"
     )
     print_table(
         rows,
         [
+            "client",
             "configured_rps",
+            "answers_429",
             "requests",
             "ok",
             "span_s",
@@ -89,11 +104,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "allowed_in_1s",
         ],
     )
-    worst = max(abs(row["error_pct"]) for row in rows)
-    over = [row for row in rows if row["max_in_any_1s"] > row["allowed_in_1s"]]
+    defaults = [row for row in rows if row["client"].endswith("(default)")]
+    tuned = [row for row in rows if not row["client"].endswith("(default)")]
+    worst = max(abs(row["error_pct"]) for row in tuned)
+    over = [row for row in tuned if row["max_in_any_1s"] > row["allowed_in_1s"]]
     checks = [
-        target("largest |achieved / configured - 1| (%)", worst, "report only", None),
-        target("rates whose busiest 1 s at the relay exceeded burst + rate", len(over), "report only", None),
+        target(
+            "default: lowest achieved / relay rate (%)",
+            min(100 + row["error_pct"] for row in defaults),
+            "report only",
+            None,
+        ),
+        target("told (tuned): largest |achieved / configured - 1| (%)", worst, "report only", None),
+        target("told (tuned): rates whose busiest 1 s exceeded burst + rate", len(over), "report only", None),
     ]
     print_targets(checks)
     report = {

@@ -200,6 +200,7 @@ def scale_section(data: dict[str, Any]) -> str:
 
 def limiter_section(data: dict[str, Any]) -> str:
     columns = [
+        ("client", "client"),
         ("configured_rps", "configured req/s"),
         ("requests", "requests"),
         ("span_s", "span s"),

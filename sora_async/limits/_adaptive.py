@@ -30,7 +30,6 @@ import logging
 import math
 
 from ._base import Limiter, PauseWindow
-from ._bucket import TIMER_SLACK
 from ._estimate import shown_rate
 from ._rate import RateLimit
 
@@ -56,6 +55,8 @@ class AdaptiveLimiter(Limiter):
     """Once the slow-start window is this far ahead of the starts, the open phase stops counting."""
     STALL = 1.0
     """Seconds a start waits for the window at most: if no answers come at all, starts still go on."""
+    SEED_RATE = 4.0
+    """The lowest rate pacing starts at after the first 429 (starts per second)."""
     MIN_RATE = 0.5
     """The rate never falls below this (starts per second): a pause-free crawl, not a halt."""
     SEEK_GROWTH = 2.0
@@ -66,6 +67,10 @@ class AdaptiveLimiter(Limiter):
     """Once measured, the share of the gap to 0.9x the lowest 429'd rate closed per second (while below)."""
     MARGIN = 0.995
     """The measured rate times this is where the rate settles after a 429."""
+    BACKOFF = 0.8
+    """The cut when 429s go on at a rate the relay has accepted in full: the key is shared."""
+    CROWDED = 2.0
+    """Seconds: a 429 that soon after the last change, at an accepted rate, means a shared key."""
     HISTORY = 128
     """Accepted starts kept for the estimate (the newest ones)."""
     MIN_SPAN = 0.1
@@ -203,11 +208,11 @@ class AdaptiveLimiter(Limiter):
 
         After this one's *slot*, not after ``now``: the timer fires a little late, and counting from
         the late moment would make every wake-up's latency a permanent loss of rate (4-8% at 50/s).
-        A relay that allows bursts absorbs a start that comes up to one interval early; with burst 1
-        only ``TIMER_SLACK`` is taken back, as the token bucket does.
+        A relay that allows bursts absorbs a start that comes up to one interval early; one with
+        burst 1 refuses any, so there no lateness is taken back.
         """
         interval = 1.0 / self.rate
-        catch_up = interval if self._burst >= 2 else min(interval, TIMER_SLACK)
+        catch_up = interval if self._burst >= 2 else 0.0
         base = self._next_slot if now - self._next_slot <= catch_up else now
         self._last_start = now
         self._next_slot = base + interval
@@ -257,7 +262,7 @@ class AdaptiveLimiter(Limiter):
         accepted = max(1, (self._allowance - self.INITIAL_WINDOW) // 2)
         self._burst = float(accepted)
         elapsed = max(1.0, now - self._first_start) if self._first_start >= 0 else 1.0
-        self._set_rate(now, accepted / elapsed)
+        self._set_rate(now, max(self.SEED_RATE, accepted / elapsed))
         self._open = False
         for waiter in self._waiters:
             if not waiter.done():
@@ -272,7 +277,12 @@ class AdaptiveLimiter(Limiter):
         shown = shown_rate(self._accepted, self._burst, self.MIN_SPAN)
         if shown > 0:
             self._measured = True
-            self._set_rate(now, min(drew_429, shown) * self.MARGIN)
+            rate = min(drew_429, shown) * self.MARGIN
+            if shown >= drew_429 * 0.97 and now - self._last_change < self.CROWDED:
+                # The relay took all we sent and still refuses, again: others share the key (a fleet,
+                # another client). What we were shown is our share, not the limit: back off.
+                rate = drew_429 * self.BACKOFF
+            self._set_rate(now, rate)
         else:
             self._set_rate(now, drew_429 / 2)
         logger.info("429 at %.1f/s (the relay has shown %.1f/s): now %.1f/s", drew_429, shown, self.rate)
