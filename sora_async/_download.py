@@ -168,23 +168,37 @@ class _Download:
         self._best = 0  # the most bytes ever on disk: a round of retries that beat it earns another
 
     async def run(self, policy: RetryPolicy, on_retry: OnRetry | None) -> Path:
-        """Rounds of retries: a round that got further than any before earns a fresh one."""
+        """Rounds of retries: a round that got further than any before earns a fresh one.
+
+        A large file over a poor line may need more tries than ``max_attempts``, or longer than
+        ``max_elapsed``; as long as each round gets further, it goes on (a policy without retries
+        still means one try).
+        """
         self._best = self._part_size()
         while True:
             before = self._best
             state = CallState(operation="download_video", creates=False)
+
+            async def attempt(state: CallState = state) -> None:
+                await self._attempt(state)
+
             try:
                 await run_with_retries(
-                    self._attempt, policy=policy, state=state, pause=_no_pause, on_retry=on_retry
+                    attempt,
+                    policy=policy,
+                    state=state,
+                    pause=_no_pause,
+                    on_retry=on_retry,
                 )
                 return self.path
             except SoraError as exc:
-                if exc.verdict is not Verdict.RETRY or self._best <= before:
+                if exc.verdict is not Verdict.RETRY or self._best <= before or policy.max_attempts < 2:
                     raise
                 logger.debug("download from %s got to %d bytes; retrying afresh", self.where, self._best)
 
-    async def _attempt(self) -> None:
+    async def _attempt(self, state: CallState) -> None:
         """One attempt, in one slot of the gate; every failure leaves it as a ``SoraError``."""
+        state.attempts += 1  # the retry loop counts attempts by it
         try:
             async with self.core.gate:
                 await self._fetch()
