@@ -18,7 +18,7 @@ from ._dialects import join_url
 from ._errors import DownloadError, TaskFailedError, ValidationError, Verdict
 from ._models import TaskStatus, VideoTask
 
-__all__ = ["checked_path", "part_path_of", "same_origin", "video_url"]
+__all__ = ["checked_path", "part_path_of", "same_origin", "video_filename", "video_url"]
 
 
 def same_origin(url: str, other: str) -> bool:
@@ -89,3 +89,15 @@ def _url_of(task: VideoTask, index: int) -> str:
     if index >= len(task.video_urls):
         raise ValidationError("index", f"must be below {len(task.video_urls)} (the task's videos)", index)
     return task.video_urls[index]
+
+
+def video_filename(task_id: str, index: int = 0) -> str:
+    """The file name the command line gives a task's video: ``<task_id>.mp4``, ``<task_id>-<i>.mp4``.
+
+    Task ids are URL-safe (``check_task_id``), so the name never holds a separator; one name per
+    video lets a re-run see that the file is already there (a file under its final name is whole).
+
+    >>> video_filename("task_1"), video_filename("task_1", 2)
+    ('task_1.mp4', 'task_1-2.mp4')
+    """
+    return f"{task_id}.mp4" if index == 0 else f"{task_id}-{index}.mp4"
