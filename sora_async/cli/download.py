@@ -17,8 +17,7 @@ import click
 
 from .._client import SoraClient
 from .._errors import SoraError
-from .._models import VideoTask
-from .._video_source import video_filename
+from ..batch.videos import save_videos
 from .client import make_client
 from .command import SoraCommand, run
 from .console import UI
@@ -26,7 +25,7 @@ from .errors import EXIT_OK, EXIT_USAGE, CliError, explain
 from .options import output_options, pacing_options, relay_options, wait_options
 from .tasks import most_serious
 
-__all__ = ["download_task"]
+__all__ = ["command"]
 
 SUMMARY = "save finished tasks' videos to a directory, resuming interrupted downloads"
 
@@ -103,23 +102,7 @@ async def _one(
             )
         else:
             task = await client.get_task(task_id)
-        files = await download_task(client, task, directory, force=args.force)
+        files = await save_videos(client, task, directory, force=args.force)
     except SoraError as exc:
         return task_id, files, exc
     return task_id, files, None
-
-
-async def download_task(
-    client: SoraClient, task: VideoTask, directory: Path, *, force: bool = False
-) -> list[dict[str, Any]]:
-    """Save every video of a finished task into ``directory``; one record per file (path, bytes,
-    and whether it was already there). Shared with ``batch --download``."""
-    files: list[dict[str, Any]] = []
-    for index in range(max(1, len(task.video_urls))):  # none: download_video says why
-        path = directory / video_filename(task.task_id, index)
-        saved_before = path.is_file() and not force
-        if not saved_before:
-            await client.download_video(task, path, index=index)
-        size = path.stat().st_size
-        files.append({"path": str(path), "bytes": size, "skipped": saved_before})
-    return files
