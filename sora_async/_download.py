@@ -30,12 +30,10 @@ import contextlib
 import inspect
 import logging
 import os
-import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Union
 
-import attrs
 import yarl
 
 from ._compat import timeout_after
@@ -53,6 +51,7 @@ from ._errors import (
 )
 from ._http import parse_response
 from ._models import VideoTask
+from ._ranges import Plan, plan_body
 from ._redact import scrub_exception
 from ._retry import CallState, OnRetry, RetryPolicy, run_with_retries
 from ._transport import CHUNK, StreamedResponse, TransportRequest, origin_of
@@ -71,8 +70,6 @@ DownloadProgress = Callable[[int, Union[int, None]], object]  # noqa: UP007 - Py
 """``on_progress(done_bytes, total_bytes_or_None)``, plain or async."""
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
-_UNSATISFIED = re.compile(r"bytes\s+\*/(\d+)", re.IGNORECASE)
 _PAGE_TYPES = ("text/html", "application/json")
 _DOWNLOAD_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity"}  # offsets count stored bytes
 
@@ -97,44 +94,6 @@ async def download_video(
     url = await video_url(source, index, get_task, core.base_url)
     download = _Download(core, url, target, timeout=timeout, headers=headers, on_progress=on_progress)
     return await download.run(policy, on_retry)
-
-
-# --- what an answer allows --------------------------------------------------------------------------
-
-
-@attrs.frozen
-class _Plan:
-    """Where an answer's body goes: from byte ``start`` up to ``end`` of a file of ``size`` bytes."""
-
-    start: int
-    end: int | None  # None: the server did not say; read to the end of the body
-    size: int | None
-
-
-def _plan(status: int, headers: Mapping[str, str], start: int, where: str) -> _Plan | None:
-    """What the answer to a request from byte ``start`` allows; None when the partial file must go."""
-    if status == 416:
-        unsatisfied = _UNSATISFIED.fullmatch(headers.get("Content-Range", "").strip())
-        if start and unsatisfied is not None and int(unsatisfied[1]) == start:
-            return _Plan(start, start, start)  # the partial file was already whole
-        if start:
-            return None
-        raise DownloadError(f"{where} answered 416 to a request for the whole file", verdict=Verdict.FATAL)
-    if status != 206:  # the whole file (a server that ignores Range answers so too)
-        encoded = headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
-        length = None if encoded else _whole_number(headers.get("Content-Length"))
-        return _Plan(0, length, length)
-    span = _CONTENT_RANGE.fullmatch(headers.get("Content-Range", "").strip())
-    if span is not None and int(span[1]) == start and int(span[2]) >= start:
-        size = None if span[3] == "*" else int(span[3])
-        return _Plan(start, int(span[2]) + 1, size)
-    if start:
-        return None
-    raise DownloadError(f"{where} answered 206 with a range that was not asked for", verdict=Verdict.FATAL)
-
-
-def _whole_number(text: str | None) -> int | None:
-    return int(text) if text is not None and text.strip().isdigit() else None
 
 
 # --- one download -----------------------------------------------------------------------------------
@@ -216,7 +175,7 @@ class _Download:
         while True:
             async with contextlib.AsyncExitStack() as stack:
                 response = await self._open(stack, start)
-                plan = _plan(response.status, response.headers, start, self.where)
+                plan = plan_body(response.status, response.headers, start, self.where)
                 if plan is None:
                     logger.debug("%s cannot continue %s; starting over", self.where, self.part)
                     start = 0
@@ -312,7 +271,7 @@ class _Download:
 
     # --- the body ---------------------------------------------------------------------------------
 
-    async def _receive(self, response: StreamedResponse, plan: _Plan) -> int:
+    async def _receive(self, response: StreamedResponse, plan: Plan) -> int:
         """Write the body into the partial file from ``plan.start``; the bytes on disk after it."""
         done = plan.start
         with self._disk(), self.part.open("r+b" if plan.start else "wb") as out:
@@ -364,7 +323,7 @@ class _Download:
             verdict=Verdict.FATAL,
         )
 
-    def _short(self, done: int, plan: _Plan, *, broke: bool) -> DownloadError:
+    def _short(self, done: int, plan: Plan, *, broke: bool) -> DownloadError:
         how = "the connection broke" if broke else "the body ended"
         of = f"{done} of {plan.end}" if plan.end is not None else f"{done}"
         return DownloadError(
