@@ -11,9 +11,11 @@ What it shows:
 * ``client.wait_for_task`` polls one task until it succeeds (returns the task), fails
   (``TaskFailedError``) or the timeout passes (``TaskTimeoutError``); ``on_progress`` sees every poll.
   Polls are free on the relays and take no rate-limit token, so waiting for many tasks at once is fine.
-* Downloading goes through a *separate* aiohttp session: the video URLs point at a CDN, which must
-  not receive your API key. Each file is streamed to disk in chunks (never held in memory whole),
-  written under a temporary name and renamed once complete, so a half-downloaded file never looks done.
+* ``client.download_video`` saves each video: streamed to disk in chunks (never held in memory
+  whole), written under ``<name>.part`` and renamed once complete (a half-downloaded file never looks
+  done), resumed from the ``.part`` after an interruption, its length checked. The API key goes only
+  to the relay's own origin (new-api's ``result_url`` is the relay's own content route, which needs
+  it), never to a CDN.
 """
 
 from __future__ import annotations
@@ -24,12 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import aiohttp
-
 import sora_async as sa
-
-CHUNK = 1 << 20
-"""Bytes read from the network (and written to disk) at a time."""
 
 
 def show_progress(task: sa.VideoTask) -> None:
@@ -38,27 +35,7 @@ def show_progress(task: sa.VideoTask) -> None:
     print(f"  {task.task_id}: {task.status.value} {progress}", file=sys.stderr)
 
 
-async def download(session: aiohttp.ClientSession, url: str, target: Path) -> int:
-    """Stream ``url`` into ``target``; return the number of bytes written."""
-    partial = target.with_name(target.name + ".part")
-    written = 0
-    async with session.get(url) as response:
-        response.raise_for_status()
-        # File calls block, so they run in a thread: the event loop stays free for other downloads.
-        out = await asyncio.to_thread(partial.open, "wb")
-        try:
-            async for chunk in response.content.iter_chunked(CHUNK):
-                await asyncio.to_thread(out.write, chunk)
-                written += len(chunk)
-        finally:
-            await asyncio.to_thread(out.close)
-    await asyncio.to_thread(partial.replace, target)  # only a complete file gets the real name
-    return written
-
-
-async def wait_and_download(
-    client: sa.SoraClient, downloads: aiohttp.ClientSession, task_id: str, args: argparse.Namespace
-) -> bool:
+async def wait_and_download(client: sa.SoraClient, task_id: str, args: argparse.Namespace) -> bool:
     """Wait for one task and download its videos; report and return False if anything failed."""
     try:
         task = await client.wait_for_task(
@@ -70,14 +47,14 @@ async def wait_and_download(
     except sa.TaskTimeoutError as exc:
         print(f"{task_id}: still running after {exc.waited:.0f}s; wait again later")
         return False
-    for number, url in enumerate(task.video_urls):
+    for number in range(len(task.video_urls)):
         target = args.out_dir / f"{task_id}-{number}.mp4"
         try:
-            size = await download(downloads, url, target)
-        except aiohttp.ClientError as exc:
-            print(f"{task_id}: could not download {url}: {exc}")
+            await client.download_video(task, target, index=number)
+        except sa.SoraError as exc:  # DownloadError, an expired URL (403/404), ...: run again to resume
+            print(f"{task_id}: could not download video {number}: {exc}")
             return False
-        print(f"{task_id}: saved {target} ({size} bytes)")
+        print(f"{task_id}: saved {target} ({target.stat().st_size} bytes)")
     return True
 
 
@@ -106,9 +83,7 @@ async def run(args: argparse.Namespace) -> int:
             created_all = len(task_ids) == len(requests)
             print(f"created {', '.join(task_ids) or 'nothing'}", file=sys.stderr)
 
-        # A session of its own for the downloads: the CDN must never see the API key.
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=60)) as dl:
-            done = await asyncio.gather(*(wait_and_download(client, dl, t, args) for t in task_ids))
+        done = await asyncio.gather(*(wait_and_download(client, t, args) for t in task_ids))
     return 0 if created_all and all(done) else 1
 
 

@@ -20,6 +20,7 @@ import uuid
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
@@ -37,6 +38,7 @@ from ._checks import (
 from ._compat import timeout_after
 from ._core import RequestCore, no_task_id
 from ._dialects import Dialect, get_dialect
+from ._download import DownloadProgress, download_video
 from ._errors import (
     AmbiguousSubmissionError,
     APIResponseValidationError,
@@ -489,6 +491,51 @@ class SoraClient:
                     interval = min(max_poll_interval, interval * 1.5)
         except asyncio.TimeoutError:
             raise TaskTimeoutError(task_id, loop.time() - started, last) from None
+
+    async def download_video(
+        self,
+        task_or_url: VideoTask | str,
+        path: str | os.PathLike[str],
+        *,
+        index: int = 0,
+        on_progress: DownloadProgress | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+    ) -> Path:
+        """Stream a finished task's video to ``path``: atomic, resumed, length-checked (``_download``).
+
+        The key goes only to the relay's own origin (its ``/v1/videos/{id}/content``), never to a CDN.
+
+        Args:
+            task_or_url: A ``VideoTask`` (its ``video_urls[index]``), a task id (queried; it must have
+                succeeded) or a URL.
+            path: The file to write; it appears only when complete (``<path>.part`` until then, and
+                a ``.part`` left by an earlier try is continued where the server allows).
+            index: Which of the task's videos.
+            on_progress: Called (plain or async) with ``(done_bytes, total_bytes or None)`` per chunk.
+            retry: The retry policy (a try that got further than all before earns fresh retries).
+            timeout: Seconds to wait for an answer, and for each chunk of it (not for the whole file).
+
+        Returns:
+            ``path``, as a ``Path``.
+
+        Raises:
+            DownloadError: The body ended short after the retries, or the file could not be written.
+            TaskFailedError: The task failed. APIStatusError: The server refused (e.g. an expired URL).
+        """
+        options = self._options
+        return await download_video(
+            self._core(),
+            task_or_url,
+            path,
+            get_task=self.get_task,
+            index=index,
+            policy=retry or options.retry,
+            timeout=timeout or options.timeout,
+            headers=self._call_headers,
+            on_progress=on_progress,
+            on_retry=options.on_retry,
+        )
 
     # --- awaitable results -------------------------------------------------------------------------
 

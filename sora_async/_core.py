@@ -63,6 +63,11 @@ class RequestCore:
         self._throttle = ThrottleWatch(asyncio.get_running_loop().time)
         self._urls: dict[Endpoint, str] = {}  # endpoints without a task id: their URL never changes
 
+    @property
+    def gate(self) -> asyncio.Semaphore:
+        """The concurrency gate: one slot per request in flight (a download holds one while it streams)."""
+        return self._gate
+
     async def call(
         self,
         endpoint: Endpoint,

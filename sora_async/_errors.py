@@ -9,6 +9,7 @@ Catch ``SoraError`` to catch everything; catch a leaf to handle one situation::
     │   ├── APIConnectionError              no usable HTTP answer (connect failed, connection dropped)
     │   │   └── APITimeoutError             ... because a timeout expired
     │   ├── APIResponseValidationError      an HTTP answer whose body we could not understand
+    │   ├── DownloadError                   a video file did not arrive whole, or could not be saved
     │   └── APIStatusError                  the relay answered with an error status or code
     │       ├── BadRequestError             400, 422
     │       ├── AuthenticationError         401
@@ -54,6 +55,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
+    "DownloadError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -198,6 +200,38 @@ class APIResponseValidationError(APIError):
         super().__init__(message)
         self.status_code = status_code
         self.body = _excerpt(body)
+        if verdict is not None:
+            self.verdict = verdict
+
+
+class DownloadError(APIError):
+    """A video file did not arrive whole, or could not be saved; ``client.download_video`` raises it.
+
+    The body ended before the length the server promised (``received`` < ``expected``), the server
+    answered a resume with bytes we did not ask for, or the file could not be written. A short body
+    is retried (``verdict`` RETRY) and the next try resumes from ``received``: the partial file is
+    kept as ``part_path`` until it is complete, so nothing already downloaded is fetched again.
+
+    >>> err = DownloadError("the body ended short", received=1000, expected=4096)
+    >>> err.verdict.value, err.received, err.expected
+    ('retry', 1000, 4096)
+    """
+
+    verdict = Verdict.RETRY
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        received: int | None = None,
+        expected: int | None = None,
+        part_path: str | None = None,
+        verdict: Verdict | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.received = received
+        self.expected = expected
+        self.part_path = part_path
         if verdict is not None:
             self.verdict = verdict
 

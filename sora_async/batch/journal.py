@@ -100,8 +100,9 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 yield record
 
 
-def read_journal(path: Path, *, keep_done: bool = False) -> JournalState:
-    """Replay a journal into per-line states. ``keep_done`` keeps done lines' records (for --wait)."""
+def read_journal(path: Path, *, keep_done: bool = False, keep_unsaved: bool = False) -> JournalState:
+    """Replay a journal into per-line states. ``keep_done`` keeps done lines' records (for --wait);
+    ``keep_unsaved`` also keeps finished successes whose videos were not saved (for --download)."""
     result = JournalState()
     if not path.exists():
         return result
@@ -120,13 +121,20 @@ def read_journal(path: Path, *, keep_done: bool = False) -> JournalState:
                 result.fingerprints[line] = int(fp, 16)
             except (ValueError, OverflowError):
                 result.fingerprints[line] = 0
-        if state in (LineState.SENT, LineState.FAILED, LineState.AMBIGUOUS) or (
-            keep_done and state == LineState.DONE
+        if (
+            state in (LineState.SENT, LineState.FAILED, LineState.AMBIGUOUS)
+            or (keep_done and state == LineState.DONE)
+            or (keep_unsaved and state == LineState.FINISHED and _unsaved(record))
         ):
             result.pending[line] = record
         else:
             result.pending.pop(line, None)
     return result
+
+
+def _unsaved(record: dict[str, Any]) -> bool:
+    """A finished success whose videos were not saved (no download asked, or it failed)."""
+    return record.get("status") == "SUCCESS" and "files" not in record
 
 
 class Journal:
@@ -226,7 +234,7 @@ def _result_line(record: dict[str, Any]) -> dict[str, Any]:
         "attempts": record.get("attempts", 0),
         "idempotency_key": record.get("key"),
     }
-    for extra in ("status", "video_urls", "fail_reason"):
+    for extra in ("status", "video_urls", "fail_reason", "files", "download_error"):
         if extra in record:
             result[extra] = record[extra]
     return result

@@ -25,6 +25,9 @@ class BatchInputError(SoraError):
 class BatchOptions:
     """What to run. ``shard=(i, n)`` takes every n-th line starting at line i+1 (0-based i).
 
+    ``download_dir`` (needs ``wait``): every video is saved there and its file recorded with the line;
+    a re-run skips saved files and continues interrupted ones, so nothing is downloaded twice.
+
     ``resend_changed``: a line whose content differs from the one the journal saw is sent again under
     a new key (its old task is forgotten) instead of stopping the run before anything is sent.
     """
@@ -37,6 +40,8 @@ class BatchOptions:
     retry_failed: bool = False
     resend_changed: bool = False
     shard: tuple[int, int] | None = None
+    download_dir: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
+    """With ``wait``: save each finished task's videos here (``<task_id>.mp4``) and record the files."""
 
     @property
     def journal(self) -> Path:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from .._client import SoraClient, new_key
@@ -33,16 +34,20 @@ from .._errors import (
     TaskFailedError,
     TaskTimeoutError,
 )
+from .._models import VideoTask
 from .._submit import SubmitItem, SubmitResult
 from .input import ParsedLine, Scan, few, fingerprint, input_lines, parse_line, prescan
 from .journal import Journal, JournalState, LineState, read_journal, write_results
 from .lock import JournalLock
 from .options import BatchInputError, BatchOptions, BatchProgress, BatchSummary
 from .preflight import check_input, check_output
+from .videos import save_videos
 
 __all__ = ["affects_all_requests", "run_batch"]
 
 _MAX_EXAMPLES = 10
+_WAIT_FIELDS = ("status", "video_urls", "fail_reason", "error", "files", "download_error")
+"""What a wait records: dropped from an earlier finished record before the wait is done again."""
 SYNC_GROUP = 64
 """Lines journaled per fsync: their keys are durable before the first of them is handed over."""
 
@@ -156,7 +161,7 @@ class _Run:
             progress.skipped += 1
             progress.ok += 1
             prior = self.state.pending.get(number)
-            if state == LineState.DONE and self.options.wait and prior is not None:
+            if self.options.wait and prior is not None:  # done, or finished but its videos not saved
                 await self._start_wait(prior)
             return False
         if state == LineState.AMBIGUOUS and not self.retry_ambiguous:
@@ -215,10 +220,13 @@ class _Run:
 
     async def _wait(self, record: dict[str, Any]) -> None:
         try:
-            final: dict[str, Any] = {**record, "event": "finished"}
+            final: dict[str, Any] = {k: v for k, v in record.items() if k not in _WAIT_FIELDS}
+            final["event"] = "finished"
             try:
                 task = await self.client.wait_for_task(record["task_id"], timeout=self.options.wait_timeout)
                 final.update(status=task.status.value, video_urls=list(task.video_urls))
+                if self.options.download_dir is not None:
+                    final.update(await self._save(task, self.options.download_dir))
             except TaskFailedError as exc:
                 final.update(status="FAILURE", video_urls=[], fail_reason=exc.fail_reason)
                 self.progress.task_failures += 1
@@ -233,6 +241,15 @@ class _Run:
             self.progress.waited += 1
         finally:
             self.wait_slots.release()
+
+    async def _save(self, task: VideoTask, directory: Path) -> dict[str, Any]:
+        """The task's videos saved (``files``), or why not (``download_error``: a re-run tries again)."""
+        try:
+            files = await save_videos(self.client, task, directory)
+        except SoraError as exc:
+            self.progress.task_failures += 1
+            return {"download_error": _error_record(exc)}
+        return {"files": [f["path"] for f in files]}
 
     async def finish_waits(self) -> None:
         while self.waiters and self.stopped_by is None:
@@ -279,6 +296,7 @@ async def run_batch(
             raise BatchInputError(f"shard must be I/N with 0 <= I < N (got {index}/{count})")
     progress = progress if progress is not None else BatchProgress()
     check_input(options)
+    _check_download_dir(options)
     try:
         lock = await asyncio.to_thread(JournalLock.acquire, options.journal)
     except OSError as exc:
@@ -300,7 +318,12 @@ async def _run_locked(client: SoraClient, options: BatchOptions, progress: Batch
         ) from exc
     try:
         check_output(options.out_path)
-        state = await asyncio.to_thread(read_journal, options.journal, keep_done=options.wait)
+        state = await asyncio.to_thread(
+            read_journal,
+            options.journal,
+            keep_done=options.wait,
+            keep_unsaved=options.wait and options.download_dir is not None,
+        )
         scan = await asyncio.to_thread(prescan, options, state)
         _forget_edited(scan, state, journal, resend_changed=options.resend_changed, path=options)
     except BaseException:
@@ -336,3 +359,20 @@ def _forget_edited(
     for line in (*scan.changed, *scan.edited):
         journal.append({"line": line, "event": "changed"})
         state.forget(line)
+
+
+def _check_download_dir(options: BatchOptions) -> None:
+    """The download directory, made before anything is sent; it only makes sense with ``wait``."""
+    if options.download_dir is None:
+        return
+    if not options.wait:
+        raise BatchInputError(
+            "download_dir needs wait (a video exists once its task finished); nothing was sent"
+        )
+    try:
+        options.download_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = str(options.download_dir)
+        raise BatchInputError(
+            f"--download {where!r} cannot be made ({exc.strerror or exc}); nothing was sent"
+        ) from exc

@@ -4,6 +4,7 @@
     sora-async create --prompt "a fox in snow" --size 1280x720 --duration 5 --wait
     sora-async status TASK_ID [TASK_ID...]
     sora-async wait TASK_ID [TASK_ID...]
+    sora-async download TASK_ID [TASK_ID...] --dir videos/
     sora-async batch prompts.jsonl --out results.jsonl --rate 10
     sora-async mock-server --port 8000 --rate 5 --fail-503 0.1
 

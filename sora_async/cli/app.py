@@ -16,14 +16,14 @@ from typing import Any
 import click
 
 from .. import __version__
-from . import batch, create, demo, loadtest, merge, mock_server, status, wait
+from . import batch, create, demo, download, loadtest, merge, mock_server, status, wait
 from .command import PROG
 from .console import UI
 from .errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
 
 __all__ = ["COMMANDS", "app", "main", "parse_args"]
 
-_MODULES = (demo, create, status, wait, batch, merge, loadtest, mock_server)
+_MODULES = (demo, create, status, wait, download, batch, merge, loadtest, mock_server)
 COMMANDS = tuple((module.command.name or "", module.SUMMARY) for module in _MODULES)
 """Each command and its one-line summary, in the order a newcomer needs them."""
 

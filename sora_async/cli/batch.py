@@ -58,6 +58,7 @@ SUMMARY = "submit a JSONL file of requests, resumably, with a results file"
     "Exits 0 only when every line got a task id.",
     examples="  sora-async batch prompts.jsonl --out results.jsonl --rate 10 --burst 5\n"
     "  sora-async batch prompts.jsonl --out results.jsonl --wait --wait-timeout 3600\n"
+    "  sora-async batch prompts.jsonl --out results.jsonl --wait --download videos/\n"
     "  generate-prompts | sora-async batch - --out results.jsonl\n"
     "  # a line of prompts.jsonl:\n"
     '  {"custom_id": "fox-1", "prompt": "a fox in snow", "size": "1280x720", "duration": 5}',
@@ -72,6 +73,13 @@ SUMMARY = "submit a JSONL file of requests, resumably, with a results file"
     default=600.0,
     metavar="S",
     help="per task, with --wait (default: 600)",
+)
+@click.option(
+    "--download",
+    "download_dir",
+    metavar="DIR",
+    help="with --wait, save every video into DIR as TASK_ID.mp4 and record its file; a re-run "
+    "continues interrupted downloads and skips saved files",
 )
 @click.option("--retry-failed", is_flag=True, help="on a re-run, send the lines that failed again")
 @click.option(
@@ -109,6 +117,10 @@ class _Stopped(Exception):
 
 
 def batch(args: SimpleNamespace, ui: UI) -> int:
+    if args.download_dir and not args.wait:
+        raise CliError(
+            "--download needs --wait", "add --wait (a video exists once its task ends)", EXIT_USAGE
+        )
     if args.wait_timeout <= 0:
         raise CliError(f"--wait-timeout must be > 0 (got {args.wait_timeout})", "pass seconds", EXIT_USAGE)
     with _input_file(args.input_path, Path(args.out)) as source:
@@ -121,6 +133,7 @@ def batch(args: SimpleNamespace, ui: UI) -> int:
             retry_failed=args.retry_failed,
             resend_changed=args.resend_changed,
             shard=args.shard,
+            download_dir=Path(args.download_dir) if args.download_dir else None,
         )
         client = make_client(args, fleet=args.redis_url, fleet_size=args.shard[1] if args.shard else 1)
         try:
