@@ -17,11 +17,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ._compat import timeout_after
 from ._dialects import Endpoint
 from ._errors import (
     APIResponseValidationError,
-    APITimeoutError,
     RateLimitError,
     SoraError,
     UnexpectedError,
@@ -124,7 +122,7 @@ class RequestCore:
                     response.body,
                     creates=endpoint.creates,
                     redact=self.redact,
-                    where=f"{request.method} {_path_of(request.url)}",
+                    where=lambda: f"{request.method} {_path_of(request.url)}",
                 )
         except SoraError as exc:
             self._after(endpoint, started, exc)
@@ -140,14 +138,8 @@ class RequestCore:
         return payload
 
     async def _send(self, request: TransportRequest, timeout: float, max_body: int) -> Any:
-        try:
-            async with timeout_after(timeout):
-                return await self.transport.send(request, max_body=max_body)
-        except asyncio.TimeoutError:  # our own per-attempt deadline; a caller's propagates as cancel
-            raise APITimeoutError(
-                f"no answer within {timeout:g}s from {request.method} {_path_of(request.url)}",
-                request_sent=True,
-            ) from None
+        """One exchange; the transport keeps the per-attempt timeout (aiohttp's own timer is cheaper)."""
+        return await self.transport.send(request, max_body=max_body, timeout=timeout)
 
     def _after(self, endpoint: Endpoint, started: float, exc: SoraError | None) -> None:
         """Tell the limiter and the throttle watch how a rate-token attempt was answered."""

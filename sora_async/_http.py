@@ -13,7 +13,7 @@ import email.utils
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timezone
 from typing import Any
 
@@ -35,7 +35,7 @@ def parse_response(
     creates: bool = True,
     secret: str | None = None,
     redact: Redactor | None = None,
-    where: str = "",
+    where: str | Callable[[], str] = "",
 ) -> Any:
     """The parsed JSON of a success answer, or the exception the answer means.
 
@@ -47,8 +47,11 @@ def parse_response(
     method and URL for messages.
     """
     redact = redact if redact is not None else Redactor(secret)
-    if status == 200 and raw[:1] == b"{":  # the fast path: one parse, no decode, no copies
-        payload = _loads(raw)
+    if status == 200 and raw[:1] == b"{":  # the fast path: no BOM possible, so no encoding sniffing
+        try:
+            payload = json.loads(raw.decode())
+        except (ValueError, RecursionError):
+            payload = _NOT_JSON
         if payload.__class__ is dict and payload.get("code") == _SUCCESS:
             return payload
     else:
@@ -60,7 +63,7 @@ def parse_response(
         if payload is not _NOT_JSON and payload is not None:
             return payload
         if _is_html(headers, text):
-            raise _wrong_route(status, where)
+            raise _wrong_route(status, where if isinstance(where, str) else where())
         raise APIResponseValidationError(
             f"HTTP {status} with a body that is not JSON: {_describe(redact(text))}",
             status_code=status,
@@ -68,7 +71,7 @@ def parse_response(
             verdict=Verdict.AMBIGUOUS if creates else Verdict.RETRY,
         )
     if 300 <= status < 400:
-        raise _redirect_error(status, headers, where)
+        raise _redirect_error(status, headers, where if isinstance(where, str) else where())
     raise _status_error(status, headers, text, None if payload is _NOT_JSON else payload, redact, creates)
 
 

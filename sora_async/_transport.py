@@ -32,7 +32,7 @@ import aiohttp
 import attrs
 import yarl
 
-from ._compat import current_task_cancelling
+from ._compat import current_task_cancelling, timeout_after
 from ._errors import APIConnectionError, APIResponseValidationError, APITimeoutError
 
 __all__ = [
@@ -95,7 +95,7 @@ class Transport(abc.ABC):
     >>> class Recording(Transport):
     ...     def __init__(self) -> None:
     ...         self.sent: list[TransportRequest] = []
-    ...     async def send(self, request: TransportRequest, *, max_body: int) -> TransportResponse:
+    ...     async def send(self, request, *, max_body, timeout=None) -> TransportResponse:
     ...         self.sent.append(request)
     ...         return TransportResponse(200, body=b'{"code": "success", "data": "task_1"}')
     >>> isinstance(Recording(), Transport)
@@ -103,11 +103,15 @@ class Transport(abc.ABC):
     """
 
     @abc.abstractmethod
-    async def send(self, request: TransportRequest, *, max_body: int) -> TransportResponse:
+    async def send(
+        self, request: TransportRequest, *, max_body: int, timeout: float | None = None
+    ) -> TransportResponse:
         """Send ``request`` and return the answer, its body capped at ``max_body`` bytes.
 
-        Raises ``APIConnectionError`` / ``APITimeoutError`` when no answer came, and
-        ``APIResponseValidationError`` when the body is longer than ``max_body``.
+        ``timeout`` bounds the whole exchange, connection to last byte (None: no bound). Raises
+        ``APIConnectionError`` / ``APITimeoutError`` when no answer came in time, and
+        ``APIResponseValidationError`` when the body is longer than ``max_body``. A caller's own
+        cancellation (its deadline) must pass through as ``CancelledError``.
         """
 
     def stream(self, request: TransportRequest) -> contextlib.AbstractAsyncContextManager[StreamedResponse]:
@@ -130,14 +134,16 @@ class AiohttpTransport(Transport):
     """The default transport: one ``aiohttp.ClientSession``, made on first use in the running loop.
 
     ``max_connections`` bounds the pool (the client matches it to its concurrency), and
-    ``connect_timeout`` bounds setting up a connection; the time allowed for a whole attempt is
-    enforced by the client, so that the caller's own deadlines always win.
+    ``connect_timeout`` bounds setting up a connection, and the ``timeout`` of each ``send`` the
+    whole exchange, with aiohttp's own timer (one per request, no extra task or handle); a caller's
+    own deadline still wins, as a cancellation.
     """
 
     def __init__(self, *, max_connections: int = 100, connect_timeout: float = 10.0) -> None:
         self.max_connections = max_connections
         self.connect_timeout = connect_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -149,11 +155,20 @@ class AiohttpTransport(Transport):
             )
         return self._session
 
+    def _timeout(self, total: float | None) -> aiohttp.ClientTimeout:
+        """aiohttp's own per-request timer (it lets a caller's cancellation through on 3.11+)."""
+        cached = self._timeouts.get(total)
+        if cached is None:
+            cached = self._timeouts[total] = aiohttp.ClientTimeout(total=total, connect=self.connect_timeout)
+        return cached
+
     @property
     def closed(self) -> bool:
         return self._session is None or self._session.closed
 
-    async def send(self, request: TransportRequest, *, max_body: int) -> TransportResponse:
+    async def send(
+        self, request: TransportRequest, *, max_body: int, timeout: float | None = None
+    ) -> TransportResponse:
         session = self._ensure_session()
         try:
             async with session.request(
@@ -162,6 +177,7 @@ class AiohttpTransport(Transport):
                 data=request.body,
                 headers=request.headers,
                 allow_redirects=False,
+                timeout=self._timeout(timeout),
             ) as response:
                 body = await _read_capped(response, max_body)
                 return TransportResponse(response.status, response.headers, body)
@@ -286,8 +302,16 @@ class MockTransport(Transport):
             raise TypeError(f"MockTransport handler must return a TransportResponse (got {outcome!r})")
         return outcome
 
-    async def send(self, request: TransportRequest, *, max_body: int) -> TransportResponse:
-        response = await self._answer(request)
+    async def send(
+        self, request: TransportRequest, *, max_body: int, timeout: float | None = None
+    ) -> TransportResponse:
+        try:
+            async with timeout_after(timeout):
+                response = await self._answer(request)
+        except asyncio.TimeoutError:
+            raise APITimeoutError(
+                f"no answer within {timeout:g}s (MockTransport)", request_sent=True
+            ) from None
         if len(response.body) > max_body:
             raise _too_large(response.status, max_body, f"it held {len(response.body)} bytes")
         return response

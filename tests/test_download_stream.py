@@ -29,8 +29,10 @@ class ChunkWatch(sa.Transport):
         self.inner = AiohttpTransport()
         self.sizes: list[int] = []
 
-    async def send(self, request: sa.TransportRequest, *, max_body: int) -> sa.TransportResponse:
-        return await self.inner.send(request, max_body=max_body)
+    async def send(
+        self, request: sa.TransportRequest, *, max_body: int, timeout: float | None = None
+    ) -> sa.TransportResponse:
+        return await self.inner.send(request, max_body=max_body, timeout=timeout)
 
     @contextlib.asynccontextmanager
     async def stream(self, request: sa.TransportRequest) -> AsyncIterator[Any]:
