@@ -20,6 +20,8 @@ import sys
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from .._redact import MIN_SECRET, Redactor
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
@@ -32,7 +34,6 @@ __all__ = ["UI", "TaskWatch", "batch_line", "format_seconds", "rich_console"]
 
 RICH_REFRESH = 0.2
 """Seconds between redraws of the live batch bar on a terminal."""
-MIN_SECRET = 8
 """The shortest string ``UI.redact`` masks."""
 PLAIN_REFRESH = 5.0
 """Seconds between progress lines when stderr is not a terminal: often enough to see life, rarely
@@ -181,6 +182,7 @@ class UI:
         self.out = stdout if stdout is not None else sys.stdout
         self.err = stderr if stderr is not None else sys.stderr
         self._secrets: list[str] = []
+        self._redactor = Redactor()
         self._json_pending: dict[str, Any] = {}
         self._json_sent = False
 
@@ -192,11 +194,11 @@ class UI:
         """
         if len(secret) >= MIN_SECRET and secret not in self._secrets:
             self._secrets.append(secret)
+            self._redactor = Redactor(*self._secrets)
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        """``text`` with each secret, and any run of 8 of its characters, blanked (the SDK's rule)."""
+        return self._redactor(text)
 
     # --- plain words -------------------------------------------------------------------------------
 
