@@ -31,6 +31,7 @@ from sora_async.cli.batch import batch_advice
 from sora_async.cli.demo import MIN_COUNT, demo_records
 from sora_async.cli.mock_server import mock_config_from_args
 from sora_async.mock import MockConfig, MockRelay, RelayStats
+from tests.cli_run import Run, run
 from tests.relay_thread import relay_in_thread as _relay_in_thread
 from tests.test_redis import RedisServer
 
@@ -51,24 +52,6 @@ def running_relay(**overrides: Any) -> contextlib.AbstractContextManager[MockRel
 def relay() -> Iterator[MockRelay]:
     with running_relay() as r:
         yield r
-
-
-@attrs.frozen
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
-    """``main(argv)`` with its exit code and captured output."""
-    code = cli.main(list(argv))
-    captured = capsys.readouterr()
-    return Run(code, captured.out, captured.err)
 
 
 def against(relay: MockRelay, *argv: str) -> list[str]:

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
 from sora_async import cli
@@ -21,6 +20,7 @@ from sora_async.cli import console
 from sora_async.cli.console import UI
 from sora_async.cli.logs import sdk_logging
 from sora_async.mock import MockRelay
+from tests.cli_run import run
 from tests.relay_thread import relay_in_thread
 
 KEY = "sk-DISTINCTIVE-safety-key-4e1b"
@@ -32,23 +32,6 @@ POLL = ["--poll-interval", "0.05"]
 def relay() -> Iterator[MockRelay]:
     with relay_in_thread(api_key=KEY, **FAST) as r:
         yield r
-
-
-@attrs.frozen
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def json_lines(self) -> list[Any]:
-        return [json.loads(line) for line in self.out.splitlines()]
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
-    code = cli.main(list(argv))
-    captured = capsys.readouterr()
-    return Run(code, captured.out, captured.err)
 
 
 def against(relay: MockRelay, *argv: str) -> list[str]:
