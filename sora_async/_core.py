@@ -1,7 +1,8 @@
 """The request core: the one path every call to the relay takes, whatever the endpoint.
 
-    endpoint (data) -> URL and headers -> retry loop -> [ concurrency gate -> rate token (if the
-    endpoint takes one) -> transport -> the answer's meaning ] -> payload for the dialect
+    endpoint (data) -> [ concurrency gate -> URL and headers -> rate token (if the endpoint takes
+    one) -> transport -> the answer's meaning ] -> payload for the dialect
+    on a failure, the retry loop (``_retry``) runs the bracket again
 
 An ``Endpoint`` (``_dialects``) says the method, the path, whether it creates a task and whether
 it takes a rate token; nothing here is specific to one endpoint. Every exception that leaves an
@@ -27,9 +28,9 @@ from ._errors import (
 )
 from ._http import parse_response
 from ._redact import Redactor, scrub_exception
-from ._retry import CallState, OnRetry, RetryPolicy, run_with_retries
+from ._retry import CallState, OnRetry, RetryPolicy, retry_after_failure
 from ._throttle import ThrottleWatch
-from ._transport import Transport, TransportRequest
+from ._transport import Transport, TransportRequest, path_of
 from .limits import Limiter
 
 __all__ = ["RequestCore"]
@@ -79,25 +80,53 @@ class RequestCore:
         headers: Mapping[str, str] | None = None,
         on_retry: OnRetry | None = None,
     ) -> Any:
-        """The parsed JSON of the relay's success answer; raises a ``SoraError`` otherwise."""
-        url = self._urls.get(endpoint) if task_id is None else None
-        if url is None:
+        """The parsed JSON of the relay's success answer; raises a ``SoraError`` otherwise.
+
+        Attempt 1 is the fast path, written out here: a slot of the gate first (a call waiting for
+        one holds nothing else, which keeps thousands of waiting calls cheap), then the request and
+        one exchange. Only a failure builds the retry machinery (``_retry``).
+        """
+        started = asyncio.get_running_loop().time()
+        try:
+            async with self._gate:
+                request = self._request(endpoint, task_id, body, headers)
+                return await self._exchange(endpoint, request, state, timeout, max_body)
+        except SoraError as exc:
+            first = exc
+        except Exception as exc:  # building the request failed: still an SDK error
+            raise self._unexpected(exc, state, endpoint) from exc
+
+        async def attempt() -> Any:
+            async with self._gate:  # one slot per attempt: a backoff holds none
+                request = self._request(endpoint, task_id, body, headers)
+                return await self._exchange(endpoint, request, state, timeout, max_body)
+
+        return await retry_after_failure(
+            first,
+            attempt,
+            started=started,
+            policy=policy,
+            state=state,
+            pause=self.limiter.pause if endpoint.takes_rate_token else _no_pause,
+            on_retry=on_retry,
+            throttle=self._throttle,
+        )
+
+    def _request(
+        self, endpoint: Endpoint, task_id: str | None, body: bytes | None, headers: Mapping[str, str] | None
+    ) -> TransportRequest:
+        """The request for one attempt; the URL of an endpoint without a task id is built once."""
+        if task_id is None:
+            url = self._urls.get(endpoint)
+            if url is None:
+                url = self._urls[endpoint] = endpoint.url(self.base_url, None)
+        else:
             url = endpoint.url(self.base_url, task_id)
-            if task_id is None:
-                self._urls[endpoint] = url
-        request = TransportRequest(
+        return TransportRequest(
             endpoint.method, url, {**self.headers, **headers} if headers else self.headers, body
         )
 
-        async def attempt() -> Any:
-            return await self._attempt(endpoint, request, state, timeout, max_body)
-
-        pause = self.limiter.pause if endpoint.takes_rate_token else _no_pause
-        return await run_with_retries(
-            attempt, policy=policy, state=state, pause=pause, on_retry=on_retry, throttle=self._throttle
-        )
-
-    async def _attempt(
+    async def _exchange(
         self,
         endpoint: Endpoint,
         request: TransportRequest,
@@ -105,25 +134,25 @@ class RequestCore:
         timeout: float,
         max_body: int,
     ) -> Any:
+        """One attempt inside its gate slot: rate token, transport, the answer's meaning, feedback."""
         state.attempts += 1
         loop = asyncio.get_running_loop()
         started = loop.time()
         status: int | None = None
         try:
-            async with self._gate:  # one slot per attempt, released on every path
-                if endpoint.takes_rate_token:
-                    await self.limiter.acquire()
-                    started = loop.time()
-                response = await self._send(request, timeout, max_body)
-                status = response.status
-                payload = parse_response(
-                    status,
-                    response.headers,
-                    response.body,
-                    creates=endpoint.creates,
-                    redact=self.redact,
-                    where=lambda: f"{request.method} {_path_of(request.url)}",
-                )
+            if endpoint.takes_rate_token:
+                await self.limiter.acquire()
+                started = loop.time()
+            response = await self.transport.send(request, max_body=max_body, timeout=timeout)
+            status = response.status
+            payload = parse_response(
+                status,
+                response.headers,
+                response.body,
+                creates=endpoint.creates,
+                redact=self.redact,
+                where=request.describe,
+            )
         except SoraError as exc:
             self._after(endpoint, started, exc)
             if exc.__cause__ is not None:  # a library's exception keeps what it saw: headers, the key
@@ -136,10 +165,6 @@ class RequestCore:
                 _log_attempt(request, status, state.attempts, loop.time() - started)
         self._after(endpoint, started, None)
         return payload
-
-    async def _send(self, request: TransportRequest, timeout: float, max_body: int) -> Any:
-        """One exchange; the transport keeps the per-attempt timeout (aiohttp's own timer is cheaper)."""
-        return await self.transport.send(request, max_body=max_body, timeout=timeout)
 
     def _after(self, endpoint: Endpoint, started: float, exc: SoraError | None) -> None:
         """Tell the limiter and the throttle watch how a rate-token attempt was answered."""
@@ -178,15 +203,8 @@ async def _no_pause(seconds: float) -> None:
     """Queries ignore server pauses meant for creates (they are free and limited apart, if at all)."""
 
 
-def _path_of(url: str) -> str:
-    """The path of a URL, for messages and logs (no host, no query)."""
-    rest = url.split("://", 1)[-1]
-    slash = rest.find("/")
-    return rest[slash:].split("?", 1)[0] if slash >= 0 else "/"
-
-
 def _log_attempt(request: TransportRequest, status: int | None, attempt: int, duration: float) -> None:
-    path = _path_of(request.url)
+    path = path_of(request.url)
     logger.debug(
         "%s %s -> %s (attempt %d, %.1f ms)",
         request.method,

@@ -6,7 +6,8 @@ with ``retry_ambiguous=True``, else surfaced as ``AmbiguousSubmissionError`` so 
 accident) or **fatal** (repeating it would get the same answer).
 
 The loop, top to bottom: attempt 1 runs bare (a request that succeeds pays for one ``try``, nothing
-else: tenacity costs ~100 us a call to set up); if it failed with a retry verdict, the wait it asks
+else: tenacity costs ~100 us a call to set up; the request core writes it out itself and hands a
+failure to ``retry_after_failure``); if it failed with a retry verdict, the wait it asks
 for passes, and tenacity drives attempts 2..n with the verdict as its retry predicate and the
 server's wait as its wait. The wait is ``retry-after-ms`` / ``Retry-After`` (capped by
 ``max_retry_after``) where the relay gave one, else exponential backoff with full jitter; a
@@ -29,7 +30,15 @@ import tenacity
 from ._errors import AmbiguousSubmissionError, RateLimitError, SoraError, ValidationError, Verdict
 from ._throttle import ThrottleWatch
 
-__all__ = ["CallState", "RetryEvent", "RetryPolicy", "Verdict", "classify", "run_with_retries"]
+__all__ = [
+    "CallState",
+    "RetryEvent",
+    "RetryPolicy",
+    "Verdict",
+    "classify",
+    "retry_after_failure",
+    "run_with_retries",
+]
 
 logger = logging.getLogger("sora_async")
 
@@ -135,6 +144,34 @@ async def run_with_retries(
         return await attempt()  # the fast path
     except SoraError as exc:
         first = exc
+    return await retry_after_failure(
+        first,
+        attempt,
+        started=started,
+        policy=policy,
+        state=state,
+        pause=pause,
+        on_retry=on_retry,
+        throttle=throttle,
+    )
+
+
+async def retry_after_failure(
+    first: SoraError,
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    started: float,
+    policy: RetryPolicy,
+    state: CallState,
+    pause: Pause,
+    on_retry: OnRetry | None = None,
+    throttle: ThrottleWatch | None = None,
+) -> T:
+    """The slow path: attempt 1 (begun at loop time ``started``) failed with ``first``.
+
+    Raise at once if its verdict or the policy says so; else wait, and let tenacity drive attempts
+    2..n. The request core runs attempt 1 itself, so a call that succeeds never gets here.
+    """
     retries = _Retries(policy, state, pause, on_retry, throttle, deadline=started + policy.max_elapsed)
     if not retries.may_retry(first) or retries.past_deadline(first, 1):
         raise retries.final(first)

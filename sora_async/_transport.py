@@ -26,10 +26,10 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Union
+from types import MappingProxyType
+from typing import NamedTuple, Union
 
 import aiohttp
-import attrs
 import yarl
 
 from ._compat import current_task_cancelling, timeout_after
@@ -46,36 +46,59 @@ __all__ = [
 ]
 
 CHUNK = 64 * 1024
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})  # a shared default that nobody can change
 
 
-@attrs.frozen(repr=False)
-class TransportRequest:
+class TransportRequest(NamedTuple):
     """One request as it goes on the wire. Its repr leaves out the headers (they hold the key).
+
+    A named tuple: immutable, and cheap to build once per attempt on the hot path.
 
     >>> TransportRequest("GET", "https://relay.test/sora/v1/videos/t1", {"Authorization": "Bearer sk-x"})
     <TransportRequest GET https://relay.test/sora/v1/videos/t1>
+
+    Args:
+        method: The HTTP method, upper case.
+        url: The whole URL, query included.
+        headers: Every header to send, the key's ``Authorization`` included.
+        body: The body's bytes, or None for a request without one.
     """
 
     method: str
     url: str
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    headers: Mapping[str, str] = _NO_HEADERS
     body: bytes | None = None
 
     def __repr__(self) -> str:
         return f"<TransportRequest {self.method} {self.url}>"
 
+    def describe(self) -> str:
+        """Method and path, for messages and logs: no host, no query (it might carry something private)."""
+        return f"{self.method} {path_of(self.url)}"
 
-@attrs.frozen
-class TransportResponse:
+
+class TransportResponse(NamedTuple):
     """One answer: status, headers and the body as bytes.
 
     >>> TransportResponse(429, {"Retry-After": "1"}, b"").status
     429
+
+    Args:
+        status: The HTTP status code.
+        headers: The answer's headers (any mapping; aiohttp's is case-insensitive).
+        body: The whole body, at most the ``max_body`` the transport was given.
     """
 
     status: int
-    headers: Mapping[str, str] = attrs.field(factory=dict)
+    headers: Mapping[str, str] = _NO_HEADERS
     body: bytes = b""
+
+
+def path_of(url: str) -> str:
+    """The path of a URL, for messages and logs (no host, no query)."""
+    rest = url.split("://", 1)[-1]
+    slash = rest.find("/")
+    return rest[slash:].split("?", 1)[0] if slash >= 0 else "/"
 
 
 class StreamedResponse(abc.ABC):
