@@ -28,6 +28,8 @@ __all__ = [
     "check_task_id",
     "checked_base_url",
     "clean_api_key",
+    "is_int",
+    "is_number",
 ]
 
 MAX_TASK_ID = 256
@@ -39,7 +41,21 @@ _HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
-def _is_number(value: object) -> bool:
+def is_int(value: object) -> bool:
+    """An ``int`` that is not a ``bool`` (``True`` is no count of anything).
+
+    Args:
+        value: Any value.
+    """
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """An ``int`` or ``float`` that is not a ``bool``; it may be infinite or NaN.
+
+    Args:
+        value: Any value.
+    """
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -52,21 +68,21 @@ def check_positive_int(name: str, value: object) -> int:
 
 def check_seconds(name: str, value: object) -> float:
     """A finite number of seconds > 0."""
-    if not _is_number(value) or not 0 < value < math.inf:  # type: ignore[operator]
+    if not is_number(value) or not 0 < value < math.inf:  # type: ignore[operator]
         raise ValidationError(name, "must be a positive number of seconds", value)
     return value  # type: ignore[return-value]
 
 
 def check_non_negative(name: str, value: object) -> float:
     """A finite number >= 0."""
-    if not _is_number(value) or not 0 <= value < math.inf:  # type: ignore[operator]
+    if not is_number(value) or not 0 <= value < math.inf:  # type: ignore[operator]
         raise ValidationError(name, "must be a number >= 0", value)
     return value  # type: ignore[return-value]
 
 
 def check_fraction(name: str, value: object) -> float:
     """A number between 0 and 1."""
-    if not _is_number(value) or not 0 <= value <= 1:  # type: ignore[operator]
+    if not is_number(value) or not 0 <= value <= 1:  # type: ignore[operator]
         raise ValidationError(name, "must be a fraction between 0 and 1", value)
     return value  # type: ignore[return-value]
 
