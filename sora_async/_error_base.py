@@ -102,9 +102,7 @@ class ConfigurationError(SoraError):
     """The client is not set up to make this call (missing key or URL, closed, insecure).
 
     Every further call of the client would fail the same way, so ``affects_all_requests`` is True.
-
-    Args:
-        message: What is missing or wrong, and how to fix it (never the API key itself).
+    The one argument is the message: what is missing or wrong and how to fix it, never the key.
 
     >>> import asyncio
     >>> from sora_async import SoraClient, VideoRequest

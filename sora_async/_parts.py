@@ -19,10 +19,6 @@ __all__ = ["Action", "InpaintItem", "SDEdit"]
 class Action:
     """A timed beat of the video: at ``time`` seconds, ``description`` happens.
 
-    Args:
-        time: Seconds from the start, >= 0 and within the video's length (checked by the request).
-        description: What happens then; a non-empty string.
-
     Raises:
         ValidationError: ``time`` is not a number >= 0, or ``description`` is empty.
 
@@ -37,7 +33,9 @@ class Action:
     """
 
     time: float
+    """Seconds from the start, >= 0 and within the video's length (checked by the request)."""
     description: str
+    """What happens then; a non-empty string."""
 
     def __attrs_post_init__(self) -> None:
         check_number_between("time", self.time, low=0)
@@ -55,16 +53,6 @@ class InpaintItem:
 
     ``preset_id`` and ``generation_id`` are sent as explicit ``null`` unless set, as the API types them.
 
-    Args:
-        type: The kind of item, an ``InpaintType`` or its value (``"image"``).
-        url: Where the relay fetches the image from.
-        frame_index: The frame the item is placed at, >= 0.
-        preset_id: A preset to use instead of a URL.
-        generation_id: An earlier generation to use instead of a URL.
-        upload_media_id: An uploaded file to use instead of a URL.
-        source_start_frame: First frame of a clip item to use, >= 0.
-        source_end_frame: Last frame of a clip item to use, >= ``source_start_frame``.
-
     Raises:
         ValidationError: A field of the wrong type, a negative frame, or start after end.
 
@@ -75,13 +63,21 @@ class InpaintItem:
     """
 
     type: InpaintType | None = attrs.field(default=None, converter=_to_inpaint_type)
+    """The kind of item, an ``InpaintType`` or its value (``"image"``)."""
     url: str | None = None
+    """Where the relay fetches the image from."""
     frame_index: int | None = None
+    """The frame the item is placed at, >= 0."""
     preset_id: str | None = None
+    """A preset to use instead of a URL."""
     generation_id: str | None = None
+    """An earlier generation to use instead of a URL."""
     upload_media_id: str | None = None
+    """An uploaded file to use instead of a URL."""
     source_start_frame: int | None = None
+    """First frame of a clip item to use, >= 0."""
     source_end_frame: int | None = None
+    """Last frame of a clip item to use, >= ``source_start_frame``."""
 
     def __attrs_post_init__(self) -> None:
         for name in ("url", "preset_id", "generation_id", "upload_media_id"):
@@ -99,11 +95,6 @@ class SDEdit:
 
     ``source_upload_media_id`` is required by the API but may be null; it is always sent.
 
-    Args:
-        amount: How far the edit may move from the source, from 1 to 8.
-        source_generation_id: The generation to edit; a non-empty string.
-        source_upload_media_id: An uploaded file the source came from, or None.
-
     Raises:
         ValidationError: ``amount`` outside 1 to 8, or a source id of the wrong type.
 
@@ -114,8 +105,11 @@ class SDEdit:
     """
 
     amount: float
+    """How far the edit may move from the source, from 1 to 8."""
     source_generation_id: str
+    """The generation to edit; a non-empty string."""
     source_upload_media_id: str | None = None
+    """An uploaded file the source came from, or None."""
 
     def __attrs_post_init__(self) -> None:
         check_number_between("amount", self.amount, low=1, high=8)

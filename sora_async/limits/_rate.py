@@ -17,13 +17,6 @@ __all__ = ["RateLimit"]
 class RateLimit:
     """At most ``rate`` requests every ``per`` seconds, with up to ``burst`` at once.
 
-    Args:
-        rate: Requests allowed in each window of ``per`` seconds; a positive number.
-        per: The window in seconds; a positive number. ``RateLimit(600, per=60)`` is 10 a second.
-        burst: Requests that may start at once after a quiet spell; an integer >= 1. The default
-            1 spaces every start evenly, which no relay refuses; a larger one is faster only
-            against a relay known to allow that burst.
-
     Raises:
         ValidationError: A value of the wrong type or range; ``field`` names it.
 
@@ -34,8 +27,12 @@ class RateLimit:
     """
 
     rate: float = attrs.field(validator=field_check(check_positive))
+    """Requests allowed in each window of ``per`` seconds; a positive number."""
     per: float = attrs.field(default=1.0, validator=field_check(check_positive))
+    """The window in seconds; a positive number. ``RateLimit(600, per=60)`` is 10 a second."""
     burst: int = attrs.field(default=1, kw_only=True, validator=field_check(check_positive_int))
+    """Requests that may start at once after a quiet spell; an integer >= 1. The default 1 spaces every start
+    evenly, which no relay refuses; a larger one is faster only against a relay known to allow that burst."""
 
     @property
     def per_second(self) -> float:

@@ -35,26 +35,6 @@ class LoadTestOptions:
     At least one of ``duration`` and ``requests`` is required; with both, the run stops at whichever
     comes first. Every value is checked here, so a mistake shows before any request is sent.
 
-    Args:
-        mode: ``"open"`` (arrivals at ``rate`` per second, whatever the answers: how a relay
-            behaves under a given load) or ``"closed"`` (``concurrency`` workers, each sending its
-            next request when the last one is answered: what the relay can sustain).
-        rate: Open loop: arrivals per second. Must be None in closed loop.
-        concurrency: Closed loop: the number of workers. (In open loop the client's
-            ``max_concurrency`` governs.)
-        duration: Seconds of measured load (after the warm-up).
-        requests: Measured requests to send (warm-up requests not counted).
-        request: The create request every arrival sends (each with its own idempotency key).
-        warmup: Seconds of load sent first and left out of the report: connections opened, the
-            relay warmed up.
-        retry: Retry policy per request; None uses the client's own. ``RetryPolicy.none()``
-            measures raw answers.
-        max_outstanding: Open loop: requests in flight at most; arrivals beyond it are counted as
-            dropped, not sent, so a slow relay cannot make the load tester itself run out of memory.
-        drain_timeout: Seconds to wait, once sending stopped, for requests still in flight; the
-            rest are 'unfinished'.
-        tick_interval: Seconds between two ``on_tick`` snapshots.
-
     Raises:
         ValidationError: A value out of range, a knob of the other mode (``rate`` in closed loop), or
             no bound on the run; ``field`` names the offending option.
@@ -65,16 +45,30 @@ class LoadTestOptions:
     """
 
     mode: Mode = "open"
+    """``"open"`` (arrivals at ``rate`` per second, whatever the answers: how a relay behaves under a given
+    load) or ``"closed"`` (``concurrency`` workers, each sending its next request when the last one is
+    answered: what the relay can sustain)."""
     rate: float | None = attrs.field(default=None, validator=_positive_or_none)
+    """Open loop: arrivals per second. Must be None in closed loop."""
     concurrency: int = attrs.field(default=32, validator=_count)
+    """Closed loop: the number of workers. (In open loop the client's ``max_concurrency`` governs.)"""
     duration: float | None = attrs.field(default=None, validator=_positive_or_none)
+    """Seconds of measured load (after the warm-up)."""
     requests: int | None = attrs.field(default=None, validator=_optional_count)
+    """Measured requests to send (warm-up requests not counted)."""
     request: VideoRequest = attrs.field(validator=_request)
+    """The create request every arrival sends (each with its own idempotency key)."""
     warmup: float = attrs.field(default=0.0, validator=_non_negative)
+    """Seconds of load sent first and left out of the report: connections opened, the relay warmed up."""
     retry: RetryPolicy | None = None
+    """Retry policy per request; None uses the client's own. ``RetryPolicy.none()`` measures raw answers."""
     max_outstanding: int = attrs.field(default=10_000, validator=_count)
+    """Open loop: requests in flight at most; arrivals beyond it are counted as dropped, not sent, so a slow
+    relay cannot make the load tester itself run out of memory."""
     drain_timeout: float = attrs.field(default=30.0, validator=_non_negative)
+    """Seconds to wait, once sending stopped, for requests still in flight; the rest are 'unfinished'."""
     tick_interval: float = attrs.field(default=0.5, validator=_positive)
+    """Seconds between two ``on_tick`` snapshots."""
 
     def __attrs_post_init__(self) -> None:
         """Cross-field rules: each mode has what it needs, and the run is bounded."""

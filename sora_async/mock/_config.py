@@ -80,93 +80,78 @@ class MockConfig:
     and must sum to at most 1; they are drawn from `random.Random(seed)`, so a fixed seed replays the
     same sequence of faults for the same sequence of requests.
 
-    Args:
-        profile: The relay family to behave like: `sora` (the seed's relays), `new-api`, `openai`
-            (docs/relays.md).
-        create_answer: Shape of a create's 200; None is the profile's own (envelope for sora, video
-            object otherwise).
-        url_location: Where a finished task's URL is; None is the profile's own (generations,
-            result_url, content).
-        limit_body: Body of the rate limiter's 429; None is the profile's own (relay for sora,
-            openai otherwise).
-        saturation: Fraction of creates refused as upstream saturation: 429 `fail_to_fetch_task`,
-            never a Retry-After.
-        models: Models with a channel (new-api, openai): a create naming another one gets 503
-            `model_not_found`, one naming none 400. None serves any model; a string is one name.
-            The sora profile checks `model` against API.md instead.
-        video_bytes: Size of every served video file (the content route and the placeholder URLs).
-        content_ignores_range: Serve the whole file with 200 even when asked for a `Range` (as
-            servers without range support do).
-        content_cut_after: Close the connection after this many body bytes of a file, its promised
-            Content-Length unmet.
-        api_key: Key required as `Authorization: Bearer <key>`; None accepts any key or none. Left
-            out of the repr.
-        queue_time: Seconds a task stays in NOT_START.
-        run_time: Seconds a task then stays in IN_PROGRESS before it ends.
-        failure_rate: Fraction of tasks that end in FAILURE (a prompt containing "[fail]" always
-            does).
-        rate: Requests per second allowed per bearer token; None means unlimited.
-        burst: Requests one token's bucket lets through at once.
-        limit_queries: Whether GET (task queries) also spend rate-limit tokens; real relays leave
-            queries free.
-        retry_after: The rate limiter's wait hint; "none" by default, as no relay software sends
-            one (RELAYS.md).
-        honour_idempotency: `True`: a repeated `Idempotency-Key` returns the first task id instead
-            of creating another. Off by default, as no relay honours the key: a test that needs it
-            asks by name.
-        seed: Seed of every random choice (faults, failures, task ids); None draws a fresh seed.
-        fail_503: Fraction of creates answered 503 before any task is made.
-        drop_before: Fraction of creates whose connection is dropped before any task is made.
-        fail_500_after: Fraction of creates answered 500 after the task was made.
-        drop_after: Fraction of creates whose connection is dropped after the task was made.
-        latency: Seconds added to every create (and to queries when `fault_queries`).
-        latency_jitter: Extra latency drawn uniformly from [0, latency_jitter].
-        fault_queries: Whether faults and latency also apply to GET task queries.
-        record_tasks: Keep a small record per task so GET can answer; benchmarks of millions of
-            creates may turn it off.
-
     Raises:
         ValueError: A value of the wrong type or range (a `ValidationError` naming the field), a
             choice not offered, faults summing over 1, or a URL place the openai profile lacks.
     """
 
     profile: Profile = attrs.field(default="sora", validator=_one_of(PROFILES))
+    """The relay family to behave like: `sora` (the seed's relays), `new-api`, `openai` (docs/relays.md)."""
     create_answer: CreateAnswer | None = attrs.field(
         default=None, validator=_one_of(CREATE_ANSWERS, optional=True)
     )
+    """Shape of a create's 200; None is the profile's own (envelope for sora, video object otherwise)."""
     url_location: UrlLocation | None = attrs.field(
         default=None, validator=_one_of(URL_LOCATIONS, optional=True)
     )
+    """Where a finished task's URL is; None is the profile's own (generations, result_url, content)."""
     limit_body: LimitBody | None = attrs.field(default=None, validator=_one_of(LIMIT_BODIES, optional=True))
+    """Body of the rate limiter's 429; None is the profile's own (relay for sora, openai otherwise)."""
     saturation: float = attrs.field(default=0.0, validator=_fraction)
+    """Fraction of creates refused as upstream saturation: 429 `fail_to_fetch_task`, never a Retry-After."""
     models: tuple[str, ...] | None = attrs.field(default=None, converter=_models)
+    """Models with a channel (new-api, openai): a create naming another one gets 503 `model_not_found`, one
+    naming none 400. None serves any model; a string is one name. The sora profile checks `model` against
+    API.md instead."""
     video_bytes: int = attrs.field(default=4096, validator=_at_least_one)
+    """Size of every served video file (the content route and the placeholder URLs)."""
     content_ignores_range: bool = False
+    """Serve the whole file with 200 even when asked for a `Range` (as servers without range support do)."""
     content_cut_after: int | None = attrs.field(default=None, validator=_optional_size)
+    """Close the connection after this many body bytes of a file, its promised Content-Length unmet."""
 
     api_key: str | None = attrs.field(default=None, repr=False)
+    """Key required as `Authorization: Bearer <key>`; None accepts any key or none. Left out of the repr."""
 
     queue_time: float = attrs.field(default=0.2, validator=_non_negative)
+    """Seconds a task stays in NOT_START."""
     run_time: float = attrs.field(default=1.0, validator=_non_negative)
+    """Seconds a task then stays in IN_PROGRESS before it ends."""
     failure_rate: float = attrs.field(default=0.0, validator=_fraction)
+    """Fraction of tasks that end in FAILURE (a prompt containing "[fail]" always does)."""
 
     rate: float | None = attrs.field(default=None, validator=_optional_rate)
+    """Requests per second allowed per bearer token; None means unlimited."""
     burst: int = attrs.field(default=1, validator=_at_least_one)
+    """Requests one token's bucket lets through at once."""
     limit_queries: bool = False
+    """Whether GET (task queries) also spend rate-limit tokens; real relays leave queries free."""
     retry_after: RetryAfterMode = attrs.field(default="none", validator=_one_of(RETRY_AFTER_MODES))
+    """The rate limiter's wait hint; "none" by default, as no relay software sends one (RELAYS.md)."""
 
     honour_idempotency: bool = False
+    """`True`: a repeated `Idempotency-Key` returns the first task id instead of creating another. Off by
+    default, as no relay honours the key: a test that needs it asks by name."""
 
     seed: int | None = None
+    """Seed of every random choice (faults, failures, task ids); None draws a fresh seed."""
     fail_503: float = attrs.field(default=0.0, validator=_fraction)
+    """Fraction of creates answered 503 before any task is made."""
     drop_before: float = attrs.field(default=0.0, validator=_fraction)
+    """Fraction of creates whose connection is dropped before any task is made."""
     fail_500_after: float = attrs.field(default=0.0, validator=_fraction)
+    """Fraction of creates answered 500 after the task was made."""
     drop_after: float = attrs.field(default=0.0, validator=_fraction)
+    """Fraction of creates whose connection is dropped after the task was made."""
     latency: float = attrs.field(default=0.0, validator=_non_negative)
+    """Seconds added to every create (and to queries when `fault_queries`)."""
     latency_jitter: float = attrs.field(default=0.0, validator=_non_negative)
+    """Extra latency drawn uniformly from [0, latency_jitter]."""
     fault_queries: bool = False
+    """Whether faults and latency also apply to GET task queries."""
 
     record_tasks: bool = True
+    """Keep a small record per task so GET can answer; benchmarks of millions of creates may turn it off."""
 
     def __attrs_post_init__(self) -> None:
         """Reject fault fractions that cannot all happen, and URL places a video object lacks."""
