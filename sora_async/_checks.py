@@ -12,22 +12,30 @@ import contextlib
 import ipaddress
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
+import attrs
 import yarl
 
 from ._errors import ConfigurationError, ValidationError
 
 __all__ = [
+    "check_at_least",
     "check_fraction",
     "check_headers",
     "check_idempotency_key",
+    "check_int_at_least",
     "check_non_negative",
+    "check_positive",
     "check_positive_int",
     "check_seconds",
     "check_task_id",
     "checked_base_url",
     "clean_api_key",
+    "field_check",
+    "is_int",
+    "is_number",
 ]
 
 MAX_TASK_ID = 256
@@ -39,36 +47,137 @@ _HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
-def _is_number(value: object) -> bool:
+def is_int(value: object) -> bool:
+    """An ``int`` that is not a ``bool`` (``True`` is no count of anything).
+
+    Args:
+        value: Any value.
+    """
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """An ``int`` or ``float`` that is not a ``bool``; it may be infinite or NaN.
+
+    Args:
+        value: Any value.
+    """
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+# --- numbers: each check returns the value, or raises ValidationError naming the argument ------------
+# Each takes ``(name, value, *bounds)``: ``name`` goes into the message, ``value`` is what was given.
+
+
+def check_int_at_least(name: str, value: object, low: int) -> int:
+    """An integer >= ``low`` (``True`` is not a number here).
+
+    Raises:
+        ValidationError: ``must be an integer >= <low>``.
+    """
+    if not is_int(value) or value < low:  # type: ignore[operator]
+        raise ValidationError(name, f"must be an integer >= {low}", value)
+    return value  # type: ignore[return-value]
+
+
 def check_positive_int(name: str, value: object) -> int:
-    """An integer >= 1 (``True`` is not a number here)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(name, "must be an integer >= 1", value)
-    return value
+    """An integer >= 1: a count of workers, slots, bytes, tokens.
+
+    Raises:
+        ValidationError: ``must be an integer >= 1``.
+    """
+    return check_int_at_least(name, value, 1)
+
+
+def check_at_least(name: str, value: object, low: float) -> float:
+    """A number >= ``low``; infinity passes (it reads as "no limit"), NaN does not.
+
+    Raises:
+        ValidationError: ``must be a number >= <low>``.
+    """
+    if not is_number(value) or not value >= low:  # type: ignore[operator]
+        raise ValidationError(name, f"must be a number >= {low}", value)
+    return value  # type: ignore[return-value]
+
+
+def check_positive(name: str, value: object) -> float:
+    """A number > 0, such as a rate; infinity passes, NaN does not.
+
+    Raises:
+        ValidationError: ``must be a positive number``.
+    """
+    if not is_number(value) or not value > 0:  # type: ignore[operator]
+        raise ValidationError(name, "must be a positive number", value)
+    return value  # type: ignore[return-value]
 
 
 def check_seconds(name: str, value: object) -> float:
-    """A finite number of seconds > 0."""
-    if not _is_number(value) or not 0 < value < math.inf:  # type: ignore[operator]
+    """A finite number of seconds > 0: a timeout that can expire.
+
+    Raises:
+        ValidationError: ``must be a positive number of seconds``.
+    """
+    if not is_number(value) or not 0 < value < math.inf:  # type: ignore[operator]
         raise ValidationError(name, "must be a positive number of seconds", value)
     return value  # type: ignore[return-value]
 
 
 def check_non_negative(name: str, value: object) -> float:
-    """A finite number >= 0."""
-    if not _is_number(value) or not 0 <= value < math.inf:  # type: ignore[operator]
+    """A finite number >= 0.
+
+    Raises:
+        ValidationError: ``must be a number >= 0``.
+    """
+    if not is_number(value) or not 0 <= value < math.inf:  # type: ignore[operator]
         raise ValidationError(name, "must be a number >= 0", value)
     return value  # type: ignore[return-value]
 
 
 def check_fraction(name: str, value: object) -> float:
-    """A number between 0 and 1."""
-    if not _is_number(value) or not 0 <= value <= 1:  # type: ignore[operator]
+    """A number between 0 and 1: a share of requests, a probability.
+
+    Raises:
+        ValidationError: ``must be a fraction between 0 and 1``.
+    """
+    if not is_number(value) or not 0 <= value <= 1:  # type: ignore[operator]
         raise ValidationError(name, "must be a fraction between 0 and 1", value)
     return value  # type: ignore[return-value]
+
+
+def field_check(
+    check: Callable[..., object], *bounds: Any, optional: bool = False
+) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """An attrs validator running ``check`` with the field's name, so a frozen class states its rules
+    in one line per field and says them in the same words as the functions above.
+
+    ``ValidationError`` is a ``ValueError``, so classes whose callers catch ``ValueError`` use
+    these validators as they are.
+
+    Args:
+        check: One of the checks above, called as ``check(field_name, value, *bounds)``.
+        bounds: The check's bounds after the value (``low`` of ``check_at_least``).
+        optional: Let None pass too; the message then ends in ``or None``.
+
+    >>> @attrs.frozen
+    ... class Knob:
+    ...     share: float = attrs.field(validator=field_check(check_fraction))
+    >>> Knob(1.5)
+    Traceback (most recent call last):
+    ...
+    sora_async._errors.ValidationError: 'share' must be a fraction between 0 and 1 (got 1.5)
+    """
+
+    def validate(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and optional:
+            return
+        try:
+            check(attribute.name, value, *bounds)
+        except ValidationError as exc:
+            if not optional:
+                raise
+            raise ValidationError(exc.field, f"{exc.expected} or None", exc.got) from None
+
+    return validate
 
 
 def check_task_id(task_id: object) -> str:

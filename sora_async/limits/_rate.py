@@ -6,31 +6,19 @@ once, so the burst is part of the value (default 1: starts evenly spaced, which 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import attrs
 
-from .._errors import ValidationError
+from .._checks import check_positive, check_positive_int, field_check
 
 __all__ = ["RateLimit"]
-
-
-def _positive(field: str) -> Callable[[object, attrs.Attribute[float], float], None]:
-    def check(_: object, __: attrs.Attribute[float], value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ValidationError(field, "must be a positive number", value)
-
-    return check
-
-
-def _at_least_one(_: object, __: attrs.Attribute[int], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError("burst", "must be an integer >= 1", value)
 
 
 @attrs.frozen
 class RateLimit:
     """At most ``rate`` requests every ``per`` seconds, with up to ``burst`` at once.
+
+    Raises:
+        ValidationError: A value of the wrong type or range; ``field`` names it.
 
     >>> RateLimit(10, per=1.0).per_second
     10.0
@@ -38,9 +26,13 @@ class RateLimit:
     RateLimit(rate=600, per=60, burst=5)
     """
 
-    rate: float = attrs.field(validator=_positive("rate"))
-    per: float = attrs.field(default=1.0, validator=_positive("per"))
-    burst: int = attrs.field(default=1, kw_only=True, validator=_at_least_one)
+    rate: float = attrs.field(validator=field_check(check_positive))
+    """Requests allowed in each window of ``per`` seconds; a positive number."""
+    per: float = attrs.field(default=1.0, validator=field_check(check_positive))
+    """The window in seconds; a positive number. ``RateLimit(600, per=60)`` is 10 a second."""
+    burst: int = attrs.field(default=1, kw_only=True, validator=field_check(check_positive_int))
+    """Requests that may start at once after a quiet spell; an integer >= 1. The default 1 spaces every start
+    evenly, which no relay refuses; a larger one is faster only against a relay known to allow that burst."""
 
     @property
     def per_second(self) -> float:

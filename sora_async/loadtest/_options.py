@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import attrs
 
+from .._checks import check_at_least, check_positive, check_positive_int, field_check
 from .._errors import ValidationError
 from .._models import VideoRequest
 from .._retry import RetryPolicy
@@ -15,32 +16,11 @@ __all__ = ["LoadTestOptions", "Mode"]
 Mode = Literal["open", "closed"]
 """``"open"``: arrivals at a fixed rate; ``"closed"``: workers sending back to back."""
 
-
-def _positive_or_none(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValidationError(attribute.name, "must be a positive number or None", value)
-
-
-def _positive(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValidationError(attribute.name, "must be a positive number", value)
-
-
-def _non_negative(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValidationError(attribute.name, "must be a number >= 0", value)
-
-
-def _optional_count(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _count(inst, attribute, value)
-
-
-def _count(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(attribute.name, "must be an integer >= 1", value)
+_positive = field_check(check_positive)
+_positive_or_none = field_check(check_positive, optional=True)
+_non_negative = field_check(check_at_least, 0)
+_count = field_check(check_positive_int)
+_optional_count = field_check(check_positive_int, optional=True)
 
 
 def _request(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -65,7 +45,9 @@ class LoadTestOptions:
     """
 
     mode: Mode = "open"
-    """``"open"`` (arrivals at ``rate`` per second) or ``"closed"`` (``concurrency`` workers)."""
+    """``"open"`` (arrivals at ``rate`` per second, whatever the answers: how a relay behaves under a given
+    load) or ``"closed"`` (``concurrency`` workers, each sending its next request when the last one is
+    answered: what the relay can sustain)."""
     rate: float | None = attrs.field(default=None, validator=_positive_or_none)
     """Open loop: arrivals per second. Must be None in closed loop."""
     concurrency: int = attrs.field(default=32, validator=_count)
@@ -81,7 +63,8 @@ class LoadTestOptions:
     retry: RetryPolicy | None = None
     """Retry policy per request; None uses the client's own. ``RetryPolicy.none()`` measures raw answers."""
     max_outstanding: int = attrs.field(default=10_000, validator=_count)
-    """Open loop: requests in flight at most; arrivals beyond it are counted as dropped, not sent."""
+    """Open loop: requests in flight at most; arrivals beyond it are counted as dropped, not sent, so a slow
+    relay cannot make the load tester itself run out of memory."""
     drain_timeout: float = attrs.field(default=30.0, validator=_non_negative)
     """Seconds to wait, once sending stopped, for requests still in flight; the rest are 'unfinished'."""
     tick_interval: float = attrs.field(default=0.5, validator=_positive)

@@ -12,6 +12,8 @@ from typing import Any, Literal, get_args
 
 import attrs
 
+from .._checks import check_at_least, check_fraction, check_int_at_least, check_positive, field_check
+
 RetryAfterMode = Literal["seconds", "ms", "date", "none"]
 """How a 429 says when to come back: `Retry-After: <s>`, `retry-after-ms`, `Retry-After: <date>`, nothing."""
 
@@ -38,26 +40,12 @@ LimitBody = Literal["relay", "openai", "empty"]
 LIMIT_BODIES: tuple[str, ...] = get_args(LimitBody)
 
 
-def _at_least(low: float) -> Callable[[object, attrs.Attribute[Any], float], None]:
-    """Validator: a number no smaller than `low`, with a message naming the field and the value got."""
-
-    def check(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
-            raise ValueError(f"'{attribute.name}' must be a number >= {low} (got {value!r})")
-
-    return check
-
-
-def _fraction(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    """Validator: a probability, 0 <= value <= 1."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"'{attribute.name}' must be a fraction between 0 and 1 (got {value!r})")
-
-
-def _optional_rate(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    """Validator: None (no limit) or a positive number of requests per second."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
-        raise ValueError(f"'{attribute.name}' must be None or a number > 0 (got {value!r})")
+# The number rules, in the package's shared words (a ValidationError is a ValueError).
+_fraction = field_check(check_fraction)
+_optional_rate = field_check(check_positive, optional=True)
+_optional_size = field_check(check_int_at_least, 0, optional=True)
+_non_negative = field_check(check_at_least, 0)
+_at_least_one = field_check(check_at_least, 1)  # the message says "number", as the tests pin it
 
 
 def _one_of(choices: tuple[str, ...], *, optional: bool = False) -> Callable[[object, Any, object], None]:
@@ -70,12 +58,6 @@ def _one_of(choices: tuple[str, ...], *, optional: bool = False) -> Callable[[ob
             raise ValueError(f"'{attribute.name}' must be one of {', '.join(choices)} (got {value!r})")
 
     return check
-
-
-def _optional_size(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    """Validator: None or a whole number of bytes >= 0."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ValueError(f"'{attribute.name}' must be None or an integer >= 0 (got {value!r})")
 
 
 def _models(value: object) -> tuple[str, ...] | None:
@@ -97,6 +79,10 @@ class MockConfig:
     Faults (`fail_503`, `drop_before`, `fail_500_after`, `drop_after`) are fractions of create requests
     and must sum to at most 1; they are drawn from `random.Random(seed)`, so a fixed seed replays the
     same sequence of faults for the same sequence of requests.
+
+    Raises:
+        ValueError: A value of the wrong type or range (a `ValidationError` naming the field), a
+            choice not offered, faults summing over 1, or a URL place the openai profile lacks.
     """
 
     profile: Profile = attrs.field(default="sora", validator=_one_of(PROFILES))
@@ -114,44 +100,52 @@ class MockConfig:
     saturation: float = attrs.field(default=0.0, validator=_fraction)
     """Fraction of creates refused as upstream saturation: 429 `fail_to_fetch_task`, never a Retry-After."""
     models: tuple[str, ...] | None = attrs.field(default=None, converter=_models)
-    """Models with a channel (new-api, openai): a create naming another one gets 503 `model_not_found`,
-    one naming none 400. None serves any model. The sora profile checks `model` against API.md instead."""
-    video_bytes: int = attrs.field(default=4096, validator=_at_least(1))
+    """Models with a channel (new-api, openai): a create naming another one gets 503 `model_not_found`, one
+    naming none 400. None serves any model; a string is one name. The sora profile checks `model` against
+    API.md instead."""
+    video_bytes: int = attrs.field(default=4096, validator=_at_least_one)
     """Size of every served video file (the content route and the placeholder URLs)."""
     content_ignores_range: bool = False
-    """Serve the whole file with 200 even when asked for a `Range` (as servers without range support)."""
+    """Serve the whole file with 200 even when asked for a `Range` (as servers without range support do)."""
     content_cut_after: int | None = attrs.field(default=None, validator=_optional_size)
     """Close the connection after this many body bytes of a file, its promised Content-Length unmet."""
 
     api_key: str | None = attrs.field(default=None, repr=False)
-    """Key required as `Authorization: Bearer <key>`; None accepts any key or none."""
+    """Key required as `Authorization: Bearer <key>`; None accepts any key or none. Left out of the repr."""
 
-    queue_time: float = attrs.field(default=0.2, validator=_at_least(0))
-    run_time: float = attrs.field(default=1.0, validator=_at_least(0))
+    queue_time: float = attrs.field(default=0.2, validator=_non_negative)
+    """Seconds a task stays in NOT_START."""
+    run_time: float = attrs.field(default=1.0, validator=_non_negative)
+    """Seconds a task then stays in IN_PROGRESS before it ends."""
     failure_rate: float = attrs.field(default=0.0, validator=_fraction)
     """Fraction of tasks that end in FAILURE (a prompt containing "[fail]" always does)."""
 
     rate: float | None = attrs.field(default=None, validator=_optional_rate)
     """Requests per second allowed per bearer token; None means unlimited."""
-    burst: int = attrs.field(default=1, validator=_at_least(1))
+    burst: int = attrs.field(default=1, validator=_at_least_one)
+    """Requests one token's bucket lets through at once."""
     limit_queries: bool = False
     """Whether GET (task queries) also spend rate-limit tokens; real relays leave queries free."""
     retry_after: RetryAfterMode = attrs.field(default="none", validator=_one_of(RETRY_AFTER_MODES))
     """The rate limiter's wait hint; "none" by default, as no relay software sends one (RELAYS.md)."""
 
     honour_idempotency: bool = False
-    """`True`: a repeated `Idempotency-Key` returns the first task id instead of creating another.
-    Off by default, as no relay honours the key: a test that needs it asks by name."""
+    """`True`: a repeated `Idempotency-Key` returns the first task id instead of creating another. Off by
+    default, as no relay honours the key: a test that needs it asks by name."""
 
     seed: int | None = None
     """Seed of every random choice (faults, failures, task ids); None draws a fresh seed."""
     fail_503: float = attrs.field(default=0.0, validator=_fraction)
+    """Fraction of creates answered 503 before any task is made."""
     drop_before: float = attrs.field(default=0.0, validator=_fraction)
+    """Fraction of creates whose connection is dropped before any task is made."""
     fail_500_after: float = attrs.field(default=0.0, validator=_fraction)
+    """Fraction of creates answered 500 after the task was made."""
     drop_after: float = attrs.field(default=0.0, validator=_fraction)
-    latency: float = attrs.field(default=0.0, validator=_at_least(0))
+    """Fraction of creates whose connection is dropped after the task was made."""
+    latency: float = attrs.field(default=0.0, validator=_non_negative)
     """Seconds added to every create (and to queries when `fault_queries`)."""
-    latency_jitter: float = attrs.field(default=0.0, validator=_at_least(0))
+    latency_jitter: float = attrs.field(default=0.0, validator=_non_negative)
     """Extra latency drawn uniformly from [0, latency_jitter]."""
     fault_queries: bool = False
     """Whether faults and latency also apply to GET task queries."""
