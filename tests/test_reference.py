@@ -13,10 +13,13 @@ docstrings are parsed by griffe, the same parser the site uses.
 
 from __future__ import annotations
 
+import doctest
 import enum
 import importlib
+import importlib.util
 import inspect
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,30 +124,53 @@ def callables() -> Iterator[tuple[str, Callable[..., Any], str]]:
 CALLABLES = list(callables())
 
 
+ROOT = Path(__file__).resolve().parent.parent
+FIELDS_EXTENSION = ROOT / "docs" / "griffe_fields.py"
+SITE_OPTIONS = {"warn_unknown_params": False, "warn_missing_types": False}
+"""mkdocs.yml's ``docstring_options`` (the second direction is checked here instead)."""
+
+
 @pytest.fixture(scope="module")
 def loaded() -> Any:
-    """The package as griffe reads it (statically, the way the site's reference is built)."""
-    return griffe.load("sora_async")
+    """The package as the site's reference reads it: griffe, Google docstrings, mkdocs.yml's extensions
+    (so an attrs field's row is described exactly when the reference shows a description)."""
+    pytest.importorskip("griffe_fieldz")
+    extensions = griffe.load_extensions(
+        f"{ROOT / 'docs' / 'griffe_doctest.py'}:DoctestFences",
+        f"{FIELDS_EXTENSION}:AttributesDescribeFields",
+        {"griffe_fieldz": {"remove_fields_from_members": True}},
+    )
+    return griffe.load(
+        "sora_async", extensions=extensions, docstring_parser="google", docstring_options=SITE_OPTIONS
+    )
 
 
-def described(obj: Any) -> set[str]:
-    """Names given a non-empty description by the object's docstring sections."""
+def sections(obj: Any, *kinds: str) -> dict[str, str]:
+    """``name -> description`` of the entries of the object's docstring sections of these kinds."""
     if obj.docstring is None:
-        return set()
-    names: set[str] = set()
-    for section in obj.docstring.parse("google"):
-        if section.kind.value in DESCRIBED:
-            names.update(item.name.lstrip("*") for item in section.value if item.description.strip())
-    return names
+        return {}
+    return {
+        item.name.lstrip("*"): item.description.strip()
+        for section in obj.docstring.parsed
+        if section.kind.value in kinds
+        for item in section.value
+    }
+
+
+def docstrings(obj: Any) -> list[Any]:
+    """Where the reference takes a callable's descriptions from: its docstring, and for a class its
+    ``__init__``'s too (``merge_init_into_class``)."""
+    found = [obj]
+    if obj.is_class and "__init__" in obj.members:
+        found.append(obj.members["__init__"])
+    return found
 
 
 def documented_parameters(obj: Any) -> set[str]:
-    """What the reference describes for this function, method or class (its ``__init__`` and, for a
-    class, its fields' own docstrings too)."""
-    names = described(obj)
+    """Names the reference describes for this function, method or class: an ``Args:`` or
+    ``Attributes:`` entry with text, or (a class's member) a docstring of its own."""
+    names = {n for o in docstrings(obj) for n, text in sections(o, *DESCRIBED).items() if text}
     if obj.is_class:
-        if "__init__" in obj.members:
-            names |= described(obj.members["__init__"])
         names |= {
             member.name
             for member in obj.members.values()
@@ -161,9 +187,18 @@ def case(path: str, func: Callable[..., Any], griffe_path: str) -> Any:
 @pytest.mark.parametrize(("func", "griffe_path"), [case(*c) for c in CALLABLES])
 def test_every_parameter_is_described(func: Callable[..., Any], griffe_path: str, loaded: Any) -> None:
     """Each parameter of the public callable has a description in its docstring."""
-    obj = loaded[griffe_path.removeprefix("sora_async.")]
-    missing = [name for name in parameters(func) if name not in documented_parameters(obj.final_target)]
+    obj = loaded[griffe_path.removeprefix("sora_async.")].final_target
+    missing = [name for name in parameters(func) if name not in documented_parameters(obj)]
     assert missing == [], f"{griffe_path}: no description for {missing} (add them under Args:)"
+
+
+@pytest.mark.parametrize(("func", "griffe_path"), [pytest.param(f, g, id=p) for p, f, g in CALLABLES])
+def test_every_described_parameter_exists(func: Callable[..., Any], griffe_path: str, loaded: Any) -> None:
+    """No ``Args:`` entry names a parameter the callable does not take (a renamed or removed one)."""
+    obj = loaded[griffe_path.removeprefix("sora_async.")].final_target
+    accepted = set(inspect.signature(func).parameters) - {"self"}
+    listed = {name for o in docstrings(obj) for name in sections(o, "parameters", "other parameters")}
+    assert listed - accepted == set(), f"{griffe_path}: Args: names what it does not take"
 
 
 def test_the_pending_list_names_real_callables() -> None:
@@ -187,8 +222,24 @@ def test_the_check_sees_the_whole_api() -> None:
     assert len(paths) >= 80
 
 
-def test_a_missing_description_is_found(loaded: Any) -> None:
-    """The check itself: a parameter left out of ``Args:`` is reported, one described is not."""
-    obj = griffe.Function("f", docstring=griffe.Docstring("Do it.\n\nArgs:\n    a: The a.\n    b:\n"))
-    obj.docstring.parent = obj
-    assert described(obj) == {"a"}
+def test_a_missing_description_is_found() -> None:
+    """The check itself: a parameter left out of ``Args:``, or listed without text, is not described."""
+    func = griffe.Function("f", docstring=griffe.Docstring("Do it.\n\nArgs:\n    a: The a.\n    b:\n"))
+    func.docstring.parser = griffe.Parser.google
+    assert documented_parameters(func) == {"a"}
+
+
+def test_an_attributes_entry_describes_an_attrs_field() -> None:
+    """docs/griffe_fields.py: an attrs class's ``Attributes:`` entry reaches its field's row (which
+    griffe_fieldz would leave blank), and the extension's own example holds."""
+    spec = importlib.util.spec_from_file_location("sora_async_docs_griffe_fields", FIELDS_EXTENSION)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = doctest.testmod(module)
+    assert (results.failed, results.attempted > 0) == (0, True)
+    cls = griffe.Class("Point", docstring=griffe.Docstring("A point.\n\nAttributes:\n    x: Across.\n"))
+    cls.set_member("x", griffe.Attribute("x"))
+    module.AttributesDescribeFields().on_class_members(cls=cls)
+    assert cls.members["x"].docstring.value == "Across."
