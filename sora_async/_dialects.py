@@ -44,6 +44,15 @@ class Endpoint:
     ``takes_rate_token`` marks the routes the client-side rate limiter must pace (creates; queries
     are free on the relays).
 
+    Args:
+        name: What the client calls the route (``"create"``, ``"get_task"``, ``"content"``), in
+            logs and errors.
+        method: The HTTP method, upper case.
+        path: The path template, absolute; ``{task_id}`` marks where a task id goes.
+        creates: This route creates (and bills) a task: its requests carry an ``Idempotency-Key``
+            and an unclear failure is ambiguous, not retried blind.
+        takes_rate_token: Each request waits for the client's rate limiter first.
+
     >>> Endpoint(name="get_task", method="GET", path="/v1/videos/{task_id}").render("task 1")
     '/v1/videos/task%201'
     """
@@ -55,7 +64,14 @@ class Endpoint:
     takes_rate_token: bool = False
 
     def render(self, task_id: str | None = None) -> str:
-        """The path with ``{task_id}`` filled in, percent-encoded so an id can never add a segment."""
+        """The path with ``{task_id}`` filled in, percent-encoded so an id can never add a segment.
+
+        Args:
+            task_id: The task's id; needed when the path holds ``{task_id}``, ignored otherwise.
+
+        Raises:
+            ValidationError: The path needs a task id and none was given.
+        """
         if _TASK_ID_FIELD not in self.path:
             return self.path
         if task_id is None:
@@ -67,6 +83,13 @@ class Endpoint:
 
         Users copy base URLs the openai-python way (``https://relay.example/v1``); when the base's
         path ends with the start of the route's path, the overlap is used once.
+
+        Args:
+            base_url: The relay's address, with or without a trailing version path.
+            task_id: The task's id, for a path that holds ``{task_id}``.
+
+        Raises:
+            ValidationError: The path needs a task id and none was given.
 
         >>> Endpoint(name="create", method="POST", path="/v1/videos").url("https://relay.example/v1/")
         'https://relay.example/v1/videos'
@@ -113,6 +136,20 @@ class Dialect:
     The descriptive fields (``create_shapes``, ``task_shape``, ``url_locations``) are documentation
     kept next to the code that reads them; the parsing functions accept every family's shapes.
 
+    Args:
+        name: The family's name, as ``SoraClient(dialect=...)`` and ``--dialect`` take it.
+        description: One line on which relay software speaks it.
+        create: The route that creates a task.
+        get_task: The route that queries one task.
+        content: The route that streams a finished task's video, for families that have one; a
+            SUCCESS without a URL is given this route's URL.
+        create_shapes: The create answers the family sends (documentation).
+        task_shape: The shape of a task answer (documentation).
+        status_words: The family's status words (lower case) and the ``TaskStatus`` each means;
+            kept read-only.
+        url_locations: Where the family puts a finished video's URL (documentation).
+        error_codes: The error codes the family documents, for ``error_code``.
+
     Choose one with ``SoraClient(dialect="new-api")``, or pass a moved copy:
 
     >>> moved = get_dialect("new-api").with_paths(create="/api/video/generations")
@@ -145,13 +182,27 @@ class Dialect:
         return routes if self.content is None else (*routes, self.content)
 
     def error_code(self, code: object) -> RelayErrorCode | None:
-        """The documented entry for ``code``, or None."""
+        """The documented entry for ``code``, or None.
+
+        Args:
+            code: The ``code`` of a relay's error answer (any value; an unknown one gives None).
+        """
         return next((e for e in self.error_codes if e.code == code), None)
 
     def with_paths(
         self, *, create: str | None = None, get_task: str | None = None, content: str | None = None
     ) -> Dialect:
         """The same family on other paths, for relays that mount it elsewhere.
+
+        Args:
+            create: The create route's path (no ``{task_id}``); None keeps the family's.
+            get_task: The query route's path, holding ``{task_id}`` once; None keeps the family's.
+            content: The content route's path, holding ``{task_id}`` once; None keeps the family's
+                (or none, for a family without one).
+
+        Raises:
+            ValidationError: A path that does not start with ``/``, or has ``{task_id}`` the wrong
+                number of times.
 
         >>> moved = get_dialect("sora").with_paths(create="/api/videos", get_task="/api/videos/{task_id}")
         >>> moved.create.path, moved.get_task.render("t1")
@@ -172,6 +223,9 @@ class Dialect:
 
         Reads the envelope (``{"code": "success", "data": "task_..."}``), an OpenAI video object
         (``id``), ``task_id``, an envelope whose ``data`` is such an object, and a bare JSON string.
+
+        Args:
+            payload: The parsed JSON of the answer (any value; an odd one gives None, never an error).
         """
         if isinstance(payload, str):
             return _id_text(payload)
@@ -188,6 +242,11 @@ class Dialect:
 
         With ``base_url``, a relative video URL (``/v1/videos/{id}/content``) is made absolute, and a
         SUCCESS that names no URL gets the family's content route, when it has one.
+
+        Args:
+            task_id: The id that was queried; kept when the answer names none.
+            payload: The parsed JSON of the answer (any value; an odd one gives an ``UNKNOWN`` task).
+            base_url: The relay's address, to make relative video URLs absolute.
         """
         task = VideoTask.from_api(task_id, _task_object(payload))
         if base_url is None:
@@ -333,6 +392,13 @@ _ALIASES = {"new_api": "new-api", "newapi": "new-api", "one-api": "new-api", "se
 
 def get_dialect(dialect: str | Dialect) -> Dialect:
     """The ``Dialect`` named ``dialect`` (``"sora"``, ``"new-api"``, ``"openai"``), or ``dialect`` itself.
+
+    Args:
+        dialect: A family's name (any case; ``"new_api"`` and ``"one-api"`` are understood) or a
+            ``Dialect``, returned as it is.
+
+    Raises:
+        ValidationError: An unknown name, or a value that is neither a name nor a ``Dialect``.
 
     >>> get_dialect("openai").content.path
     '/v1/videos/{task_id}/content'

@@ -60,6 +60,10 @@ class TaskStatus(str, enum.Enum):
     def from_word(cls, word: object) -> TaskStatus:
         """The member for a relay's status word (any case); a missing or empty one is NOT_START.
 
+        Args:
+            word: The ``status`` of a task answer, as sent (any value: a non-string or a word no
+                family documents gives ``UNKNOWN``, so a new status never raises).
+
         >>> TaskStatus.from_word("processing"), TaskStatus.from_word("NEW_STATE")
         (<TaskStatus.IN_PROGRESS: 'IN_PROGRESS'>, <TaskStatus.UNKNOWN: 'UNKNOWN'>)
         """
@@ -109,6 +113,20 @@ class VideoTask:
     gave none. ``fail_reason`` is only set for a FAILURE: older new-api writes the video URL into
     ``fail_reason`` on SUCCESS, and that URL is in ``video_urls`` instead.
 
+    Args:
+        task_id: The task's id (the relay's, when its answer names one).
+        status: Where the task is.
+        progress: Percent done, 0 to 100, or None when the relay gave none.
+        fail_reason: Why the task failed, as the relay put it; empty unless ``status`` is FAILURE.
+        action: The relay's action word for the task (e.g. ``"GENERATE"``), when it sends one.
+        submit_time: When the relay accepted the task (UTC), when it says.
+        start_time: When the task started running (UTC), when it says.
+        finish_time: When the task finished (UTC), when it says.
+        video_urls: The finished videos' URLs, absolute once a client has parsed them; empty until
+            SUCCESS.
+        data: The task's inner ``data`` as sent (shapes differ by family), for fields not parsed.
+        raw: The whole task object as sent, unknown fields too (left out of the repr).
+
     >>> answer = {"status": "SUCCESS", "progress": "100%", "data": {"generations": [{"url": "https://cdn.example/v.mp4"}]}}
     >>> task = VideoTask.from_api("task_1", answer)
     >>> task.status, task.progress, task.video_urls
@@ -140,6 +158,10 @@ class VideoTask:
 
         ``None`` is a task with no result yet (NOT_START). A value that is not an object gives an
         UNKNOWN task that keeps the value in ``data``.
+
+        Args:
+            task_id: The id that was queried; the answer's own id wins when it has one.
+            payload: The task object from the answer (any JSON value, of any depth).
         """
         if payload is None:
             return cls(task_id=task_id, status=TaskStatus.NOT_START)

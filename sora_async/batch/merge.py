@@ -23,7 +23,15 @@ __all__ = ["MergeSummary", "merge_results"]
 
 @attrs.frozen(kw_only=True)
 class MergeSummary:
-    """What a merge found. ``complete`` means every input line has a result with a task id."""
+    """What a merge found. ``complete`` means every input line has a result with a task id.
+
+    Args:
+        lines: Input lines with a result in the merged file.
+        with_task_id: Results that carry a task id.
+        duplicates: Line numbers that more than one results file claimed (one kept, a task id first).
+        gaps: Line numbers with no result in any file: lines still to run.
+        out_path: The merged file written.
+    """
 
     lines: int
     with_task_id: int
@@ -39,7 +47,19 @@ class MergeSummary:
 def merge_results(
     result_paths: Iterable[Path], out_path: Path, *, input_path: Path | None = None
 ) -> MergeSummary:
-    """Merge shard results into ``out_path`` (atomically); raise ``BatchInputError`` for unreadable files."""
+    """Merge shard results into ``out_path`` (atomically), one result per line, in input order.
+
+    Args:
+        result_paths: The results files of the shards (``sora-async batch --shard I/N --out ...``).
+        out_path: Where the merged results go; written to a temporary file and renamed, so a crash
+            leaves the old file whole.
+        input_path: The batch's input, so that lines no shard answered count as gaps even at the end;
+            without it, gaps are the line numbers missing below the highest one seen.
+
+    Raises:
+        BatchInputError: A results file that is missing or not a ``sora-async batch`` results file,
+            or an ``out_path`` that is one of the files read.
+    """
     result_paths = [Path(path) for path in result_paths]
     for path in [*result_paths, *([input_path] if input_path else [])]:
         if same_file(Path(out_path), path):

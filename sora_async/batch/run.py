@@ -286,9 +286,22 @@ async def run_batch(
 ) -> BatchSummary:
     """Run (or resume) a batch.
 
-    Raises ``BatchInputError`` (``BatchLockedError`` for a journal another run holds), before sending
-    anything, when the batch cannot run as asked. A run stopped early because every request would
-    fail returns a summary whose ``stopped_by`` is the error.
+    A run stopped early because every request would fail returns a summary whose ``stopped_by`` is
+    the error.
+
+    Args:
+        client: The client that sends: its rate limit, retry policy and concurrency apply.
+        options: What to run.
+        progress: Counters to update as the run goes (pass your own to show them on a timer); a new
+            one by default.
+
+    Returns:
+        How the run ended; ``summary.all_ok`` says whether every line got a task id.
+
+    Raises:
+        BatchInputError: The batch cannot run as asked (a bad shard, duplicate ``custom_id``, an
+            unwritable output or journal, lines changed since the first run); nothing was sent.
+        BatchLockedError: Another run holds the journal.
     """
     if options.shard is not None:
         index, count = options.shard

@@ -43,11 +43,23 @@ class Limiter(abc.ABC):
         """
 
     async def pause(self, seconds: float) -> None:  # noqa: B027 - optional hook, a no-op by default
-        """Hold back every request for ``seconds`` from now (the relay asked us to wait)."""
+        """Hold back every request for ``seconds`` from now (the relay asked us to wait).
+
+        A wait is a fact about the key, not one request: every request of the client waits it out.
+
+        Args:
+            seconds: How long, from now; a shorter pause never cuts a longer one short.
+        """
 
     def observe(self, *, started: float, throttled: bool) -> None:  # noqa: B027 - optional hook
-        """Feedback: an attempt started at ``started`` (loop time) was (``throttled``) or was not
-        answered 429. Called after every attempt that took a token; must return quickly."""
+        """Feedback on one attempt, for limiters that learn the key's rate from the relay's answers.
+
+        Called after every attempt that took a token; must return quickly.
+
+        Args:
+            started: When the attempt started, on the event loop's clock (``loop.time()``).
+            throttled: The relay answered 429 (too fast).
+        """
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release what the limiter holds (connections, timers). Safe to call more than once."""

@@ -30,6 +30,11 @@ class NoLimit(Limiter):
             await self._pause.wait()
 
     async def pause(self, seconds: float) -> None:
+        """Hold back every request for ``seconds`` from now (the relay asked us to wait).
+
+        Args:
+            seconds: How long, from now; a shorter pause never cuts a longer one short.
+        """
         self._pause.extend(seconds)
 
     def __repr__(self) -> str:
@@ -46,6 +51,9 @@ class TokenBucket(Limiter):
     up (about 4% at 50 req/s). A start may so come up to 5 ms before its ideal time. With a larger
     burst no slack is needed (a late wake-up leaves the bucket emptier, so the next start is not
     delayed) and none is given: a relay with the same burst would refuse a start that came early.
+
+    Args:
+        rate_limit: The budget to keep: ``rate`` starts per ``per`` seconds, ``burst`` at once.
     """
 
     __slots__ = ("_bucket", "_cold_restart", "_pause", "rate_limit")
@@ -73,6 +81,11 @@ class TokenBucket(Limiter):
             # every such holder at once (a burst the server just refused), so queue again instead.
 
     async def pause(self, seconds: float) -> None:
+        """Hold back every request for ``seconds``, then resume at the steady rate, without a burst.
+
+        Args:
+            seconds: How long, from now; a shorter pause never cuts a longer one short.
+        """
         self._pause.extend(seconds)
         self._cold_restart = self.rate_limit.burst > 1
 

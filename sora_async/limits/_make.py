@@ -16,6 +16,13 @@ def make_limiter(rate_limit: object) -> Limiter:
     Anything else is refused before any request, naming the argument: an object that merely has an
     ``acquire`` method is not enough, because the client also calls ``pause``, ``observe`` and
     ``aclose``, which the ``Limiter`` base class provides.
+
+    Args:
+        rate_limit: What ``SoraClient(rate_limit=...)`` was given: None, a ``RateLimit`` or a
+            ``Limiter``.
+
+    Raises:
+        ValidationError: Anything else (a duck-typed limiter too), before any request.
     """
     if rate_limit is None:
         return NoLimit()

@@ -88,6 +88,25 @@ class RedisRateLimiter(Limiter):
     ``fallback="local"`` it instead limits this process to ``rate / expected_fleet_size`` (burst 1), logs
     a warning, and tries Redis again about once a second until it is back.
 
+    Args:
+        url_or_client: A ``redis://`` URL (this limiter then owns, and closes, the client it makes)
+            or a ``redis.asyncio.Redis`` client of yours (left open). A password in the URL never
+            appears in the repr or in errors.
+        key: The Redis key prefix of the budget: every process with the same key shares one rate.
+        rate: Starts allowed per ``per`` seconds, across the fleet.
+        per: The period of ``rate``, in seconds.
+        burst: Starts allowed at once after a quiet spell.
+        fallback: ``"local"`` to keep going on this process's share while Redis is unreachable; None
+            (the default) to raise ``RateLimiterUnavailableError`` instead.
+        expected_fleet_size: How many processes share the key; needed with ``fallback="local"``,
+            whose share is ``rate / expected_fleet_size``.
+        jitter: Up to this many seconds added at random to each wait, so that waiting processes do
+            not all wake (and retry Redis) at the same instant.
+
+    Raises:
+        ConfigurationError: redis-py is not installed (the ``redis`` extra).
+        ValidationError: An argument of the wrong type or range (named in the message).
+
     >>> RedisRateLimiter("redis://:s3cret@cache.internal:6380/0", key="sora:prod", rate=40)
     RedisRateLimiter(redis='cache.internal:6380', key='sora:prod', rate=40, per=1.0, burst=1, fallback=None)
     """
@@ -170,6 +189,13 @@ class RedisRateLimiter(Limiter):
 
         Never raises for an unreachable Redis: it is called while retrying a 429, and an exception
         here would replace the relay's answer; the next ``acquire`` reports the outage instead.
+
+        Args:
+            seconds: How long, from now (capped, so a bogus hint cannot stall the fleet for days);
+                zero or less does nothing.
+
+        Raises:
+            ConfigurationError: The limiter is closed.
         """
         if not seconds > 0:
             return

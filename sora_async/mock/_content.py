@@ -25,6 +25,10 @@ def video_body(name: str, size: int) -> bytes:
     """`size` bytes, the same for the same name: `VIDEO_MAGIC` then a SHA-256 stream of the name.
 
     A test can compute the file it should have downloaded, byte for byte.
+
+    Args:
+        name: The file's name (the task id, for the relay's videos): the same name, the same bytes.
+        size: The length in bytes, ``VIDEO_MAGIC`` included (a shorter size cuts it).
     """
     seed = hashlib.sha256(name.encode()).digest()
     blocks = bytearray(VIDEO_MAGIC)

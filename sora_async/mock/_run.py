@@ -10,7 +10,14 @@ from ._server import MockRelay
 
 
 def run_mock_server(config: MockConfig, *, port: int, host: str = "127.0.0.1") -> None:
-    """Serve a mock relay until Ctrl-C, after printing one line with its URL (the CLI's `mock` command)."""
+    """Serve a mock relay until Ctrl-C, after printing a line with its URL (for `sora-async mock-server`).
+
+    Args:
+        config: How the relay behaves (profile, key, rate limit, faults).
+        port: The TCP port to listen on (0 for any free one; the printed URL says which).
+        host: The address to listen on; the loopback address by default, so nothing outside the
+            machine can reach it.
+    """
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve_forever(config, host=host, port=port))
 

@@ -29,7 +29,9 @@ class RelayStats:
     requests: int = 0
     """Every HTTP request, whatever its route or answer."""
     create_requests: int = 0
+    """Requests to the create route, whatever their answer."""
     query_requests: int = 0
+    """Requests to the task query route, whatever their answer."""
     unauthorized: int = 0
     """401 answers."""
     invalid: int = 0
@@ -70,7 +72,13 @@ class RelayStats:
         return {key: count for key, count in self.creations_by_key.items() if count > 1}
 
     def record_creation(self, idempotency_key: str | None, arrived: float) -> None:
-        """Count one created task."""
+        """Count one created task.
+
+        Args:
+            idempotency_key: The create's ``Idempotency-Key``, or None when it sent none (not counted
+                per key then).
+            arrived: ``time.monotonic()`` when the create passed the rate limiter.
+        """
         self.accepted += 1
         self.accepted_times.append(arrived)
         if idempotency_key is not None:
