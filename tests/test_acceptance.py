@@ -6,7 +6,7 @@ import pytest
 
 import sora_async as sa
 from sora_async.mock import MockConfig, MockRelay
-from tests.test_limits import max_starts_in_window
+from tests.start_times import max_starts_in_window
 
 REQ = sa.VideoRequest(prompt="a fox in snow")
 FAULTS = MockConfig(fail_503=0.05, drop_before=0.02, fail_500_after=0.015, drop_after=0.015)

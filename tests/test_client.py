@@ -11,7 +11,7 @@ import pytest
 
 import sora_async as sa
 from sora_async._checks import checked_base_url
-from tests.conftest import FAST_RETRY
+from tests.fast_retry import FAST_RETRY
 from tests.scripted import Reply, ScriptedServer, envelope
 
 SECRET = "sk-test-secret"

@@ -37,6 +37,7 @@ from sora_async import (
 from sora_async._errors import BODY_EXCERPT_LIMIT, status_error_class
 from sora_async._http import parse_response, parse_retry_after
 from sora_async._transport import AiohttpTransport, TransportRequest
+from tests.scripted import envelope
 
 BASE = "https://relay.example"
 CREATE_URL = f"{BASE}/sora/v1/videos"
@@ -80,11 +81,6 @@ def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
         monkeypatch.setattr(aioresponses_core, "ClientResponse", _FinishedUploadResponse)
     with aioresponses() as mocked:
         yield mocked
-
-
-def envelope(code: str, message: str = "", data: Any = None) -> dict[str, Any]:
-    """The relay's ``{"code", "message", "data"}`` envelope."""
-    return {"code": code, "message": message, "data": data}
 
 
 def raw(value: Any) -> bytes:

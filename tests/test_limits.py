@@ -13,33 +13,10 @@ import sora_async as sa
 from sora_async.limits import NoLimit, TokenBucket, make_limiter
 from sora_async.limits._bucket import TIMER_SLACK
 from tests.scripted import Reply, ScriptedServer, envelope
+from tests.start_times import max_starts_in_window, starts_of
 from tests.virtual_clock import TOLERANCE, virtual_time
 
 REQ = sa.VideoRequest(prompt="a fox in snow")
-
-
-def max_starts_in_window(starts: list[float], window: float) -> int:
-    """The most starts that fall in any closed window of the given length."""
-    starts = sorted(starts)
-    best, left = 0, 0
-    for right, t in enumerate(starts):
-        while t - starts[left] > window:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
-
-
-async def starts_of(limiter: sa.Limiter, count: int) -> list[float]:
-    """Loop times at which ``count`` concurrent acquisitions got through, in order."""
-    loop = asyncio.get_running_loop()
-    starts: list[float] = []
-
-    async def one() -> None:
-        await limiter.acquire()
-        starts.append(loop.time())
-
-    await asyncio.gather(*(one() for _ in range(count)))
-    return starts
 
 
 async def test_token_bucket_conforms_to_burst_plus_rate() -> None:

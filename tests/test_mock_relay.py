@@ -21,7 +21,7 @@ from multidict import CIMultiDictProxy
 from sora_async.mock import FAULT_KINDS, MockConfig, MockRelay
 from sora_async.mock._faults import FaultPicker
 from sora_async.mock._ratelimit import GcraLimiter
-from tests.test_serde import SEED_EXAMPLE  # the seed document's example body, shared
+from tests.seed_example import SEED_EXAMPLE
 
 CREATE = "/sora/v1/videos"
 TASK_ID = re.compile(r"task_[0-9a-hjkmnp-tv-z]{26}")

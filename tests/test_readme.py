@@ -28,7 +28,7 @@ import pytest
 from sora_async import cli
 from sora_async.cli.app import COMMANDS
 from sora_async.mock import MockRelay
-from tests.test_examples import KEY, relay_in_thread
+from tests.examples_relay import KEY, examples_relay
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -72,7 +72,7 @@ def test_the_two_setup_commands_come_first() -> None:
 @pytest.fixture
 def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockRelay]:
     """A relay in a thread, and the environment the README tells people to set."""
-    with relay_in_thread() as r:
+    with examples_relay() as r:
         monkeypatch.setenv("SORA_BASE_URL", r.url)
         monkeypatch.setenv("SORA_API_KEY", KEY)
         yield r
