@@ -715,15 +715,24 @@ async def test_transport_messages_name_only_the_origin(
 
 # --- the key never leaks ----------------------------------------------------------------------------
 
+ECHO = f"Bearer {SECRET}"
+"""What a relay that echoes the request sends back: the key, whole."""
+
 
 @pytest.mark.parametrize(
     "answer",
     [
-        {"status": 401, "payload": envelope("invalid_api_key", "invalid token")},
-        {"status": 403, "body": HTML_PAGE, "content_type": "text/html"},
-        {"status": 429, "payload": envelope("rate_limit_exceeded"), "headers": {"Retry-After": "1"}},
-        {"status": 500, "body": "oops", "content_type": "text/plain"},
-        {"status": 200, "body": "<html></html>", "content_type": "text/html"},
+        {"status": 401, "payload": envelope("invalid_api_key", f"invalid token {ECHO}")},
+        {"status": 403, "body": f"<!-- {ECHO} -->" + HTML_PAGE, "content_type": "text/html"},
+        {
+            "status": 429,
+            "payload": envelope("rate_limit_exceeded", f"slow down, {ECHO}"),
+            "headers": {"Retry-After": "1", "X-Echo-Authorization": ECHO},
+        },
+        {"status": 400, "payload": {"error": {"message": f"bad header {ECHO}", "type": "invalid_request"}}},
+        {"status": 500, "body": f"oops: {ECHO}", "content_type": "text/plain"},
+        {"status": 200, "body": f"not json: {ECHO}", "content_type": "text/plain"},
+        {"status": 200, "body": f"<html>{ECHO}</html>", "content_type": "text/html"},
         {"exception": connector_error()},
         {"exception": aiohttp.ServerDisconnectedError()},
         {"exception": asyncio.TimeoutError()},
@@ -733,10 +742,11 @@ async def test_transport_messages_name_only_the_origin(
 async def test_no_error_contains_the_api_key(
     session: aiohttp.ClientSession, relay: aioresponses, answer: dict[str, Any]
 ) -> None:
-    """Whatever goes wrong, neither str nor repr nor the kept body/headers of the error hold the key."""
+    """Whatever goes wrong, and even when the relay echoes the key back, neither str nor repr nor the
+    kept body/headers of the error hold the key."""
     relay.post(CREATE_URL, **answer)
     with pytest.raises(sa.SoraError) as info:
-        await send(session, "POST", CREATE_URL, headers=AUTH, body=b'{"prompt":"x"}')
+        await send(session, "POST", CREATE_URL, headers=AUTH, body=b'{"prompt":"x"}', secret=SECRET)
     exc = info.value
     assert SECRET not in str(exc)
     assert SECRET not in repr(exc)

@@ -7,7 +7,6 @@ import itertools
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from aiohttp import web
 
 import sora_async as sa
 from sora_async.limits import NoLimit, TokenBucket, make_limiter
@@ -234,28 +233,27 @@ async def test_retries_take_tokens_too(server: ScriptedServer) -> None:
     assert loop.time() - started >= 3 / 20 * 0.9
 
 
-async def test_max_concurrency_bounds_requests_in_flight(server: ScriptedServer) -> None:
-    """No more than max_concurrency requests are at the server at once."""
-    server.script(*[Reply(delay=0.3)] * 9)
+async def test_max_concurrency_bounds_requests_in_flight() -> None:
+    """No more than max_concurrency requests are in flight at once: the client's own gate, in memory,
+    where no connection pool could be what holds them back."""
     in_flight = 0
     peak = 0
-    original = server._handle
 
-    async def counting(request: web.Request) -> web.StreamResponse:
+    async def counting(request: sa.TransportRequest) -> sa.TransportResponse:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
         try:
-            return await original(request)
+            await asyncio.sleep(0.05)
+            return sa.TransportResponse(200, body=b'{"code": "success", "data": "task_1"}')
         finally:
             in_flight -= 1
 
-    server._handle = counting  # type: ignore[method-assign]
-    await server.stop()
-    await server.start()
-    async with sa.SoraClient("k", base_url=server.url, max_concurrency=3) as c:
+    transport = sa.MockTransport(counting)
+    async with sa.SoraClient("k", base_url="https://relay.test", max_concurrency=3, transport=transport) as c:
         await asyncio.gather(*(c.create_video(REQ) for _ in range(9)))
     assert peak == 3
+    assert len(transport.requests) == 9
 
 
 @pytest.mark.parametrize("where", ["limiter", "backoff", "request"])

@@ -217,6 +217,8 @@ async def test_steady_acquisitions_conform_to_burst_plus_rate(
 
     await asyncio.gather(*(one() for _ in range(count)))
     assert_conforms(starts, rate=rate, burst=burst, slack=LATENCY_SLACK)
+    # The burst is spent: the first `burst` start together, well inside one interval (burst 1 would not).
+    assert max_starts_in_window(starts, 0.5 / rate) >= burst
     ideal = (count - burst) / rate
     assert ideal - LATENCY_SLACK <= max(starts) - min(starts) < 1.5 * ideal  # it keeps the pace
 
