@@ -24,7 +24,7 @@ from sora_async.limits._redis_setup import INSTALL_HINT
 from sora_async.mock import MockRelay
 from tests import redis_worker
 from tests.redis_server import RedisServer
-from tests.start_times import max_starts_in_window
+from tests.start_times import max_starts_in_window, starts_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LATENCY_SLACK = 0.005
@@ -207,15 +207,7 @@ async def test_steady_acquisitions_conform_to_burst_plus_rate(
 ) -> None:
     """Many concurrent acquirers: in any window T at most burst + rate*T start, and they keep the pace."""
     rate, burst, count = 50.0, 3, 60
-    limiter = make_limiter(rate=rate, burst=burst)
-    loop = asyncio.get_running_loop()
-    starts: list[float] = []
-
-    async def one() -> None:
-        await limiter.acquire()
-        starts.append(loop.time())
-
-    await asyncio.gather(*(one() for _ in range(count)))
+    starts = await starts_of(make_limiter(rate=rate, burst=burst), count)
     assert_conforms(starts, rate=rate, burst=burst, slack=LATENCY_SLACK)
     # The burst is spent: the first `burst` start together, well inside one interval (burst 1 would not).
     assert max_starts_in_window(starts, 0.5 / rate) >= burst
