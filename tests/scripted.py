@@ -112,4 +112,5 @@ async def running_server() -> AsyncIterator[ScriptedServer]:
 
 
 def envelope(code: str, message: str = "", data: Any = None) -> dict[str, Any]:
+    """The relay's ``{"code", "message", "data"}`` envelope."""
     return {"code": code, "message": message, "data": data}

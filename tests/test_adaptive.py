@@ -15,7 +15,7 @@ import sora_async as sa
 from sora_async.limits import AdaptiveLimiter, NoLimit, TokenBucket
 from sora_async.limits._estimate import shown_rate
 from sora_async.mock import MockRelay
-from tests.test_limits import max_starts_in_window, starts_of
+from tests.start_times import max_starts_in_window, starts_of
 from tests.virtual_clock import TOLERANCE, virtual_time
 
 

@@ -17,6 +17,7 @@ import sora_async as sa
 from sora_async.batch import BatchInputError, BatchOptions, BatchProgress, run_batch
 from sora_async.batch.journal import Journal, read_journal
 from sora_async.mock import MockRelay
+from tests.foreground import CLI
 
 FAST = sa.RetryPolicy(initial_backoff=0.005, max_backoff=0.02)
 
@@ -279,17 +280,6 @@ def test_merge_rejects_files_that_are_not_results(tmp_path: Path) -> None:
         merge_results([tmp_path / "nope.jsonl"], tmp_path / "o.jsonl")
 
 
-CLI = [
-    sys.executable,
-    "-c",
-    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from sora_async.cli import main; sys.exit(main(sys.argv[1:]))",
-]
-"""``sora-async`` in a process of its own, with SIGINT handled as in a shell's foreground job: a
-parent that ignores SIGINT (pytest run from a script, ``cmd &``) would otherwise pass that on, and
-a batch leaves an ignored SIGINT ignored."""
-
-
 async def wait_for_journal(journal: Path, size: int) -> None:
     for _ in range(2000):  # bounded: at most ~20 s
         if journal.exists() and journal.stat().st_size > size:
@@ -338,7 +328,8 @@ async def test_two_runs_at_once_create_nothing_twice(tmp_path: Path) -> None:
     lines = 300
     source = write_lines(tmp_path / "in.jsonl", [{"prompt": f"clip {i}"} for i in range(lines)])
     out = tmp_path / "out.jsonl"
-    # 0.1 s per create: the first run takes seconds, long enough for the second to meet it.
+    # 0.1 s per create, 8 at a time: the first run takes ~4 s, long enough for the second to meet it
+    # even on a loaded machine (at the default 32 it was over in one second, sometimes before).
     async with MockRelay(latency=0.1, honour_idempotency=False, retry_after="none") as relay:
         command = [
             *CLI,
@@ -347,6 +338,8 @@ async def test_two_runs_at_once_create_nothing_twice(tmp_path: Path) -> None:
             "--out",
             str(out),
             "-q",
+            "--concurrency",
+            "8",
             "--base-url",
             relay.url,
             "--api-key",

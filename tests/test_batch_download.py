@@ -13,8 +13,7 @@ import pytest
 import sora_async as sa
 from sora_async.batch import BatchInputError, BatchOptions, run_batch
 from sora_async.mock import MockRelay, video_body
-from tests.cli_run import run
-from tests.test_cli import against, running_relay
+from tests.cli_run import against, run, running_relay
 
 KEY = "sk-batch-download-key-0000"
 SIZE = 10_000

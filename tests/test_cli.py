@@ -7,7 +7,6 @@ thread. A couple of tests run the real ``python -m sora_async`` in a subprocess.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
 import re
@@ -31,48 +30,18 @@ from sora_async.cli.batch import batch_advice
 from sora_async.cli.demo import MIN_COUNT, demo_records
 from sora_async.cli.mock_server import mock_config_from_args
 from sora_async.mock import MockConfig, MockRelay, RelayStats
-from tests.cli_run import Run, run
-from tests.relay_thread import relay_in_thread as _relay_in_thread
-from tests.test_redis import RedisServer
+from tests.cli_run import KEY, against, assert_one_error_line, create_task, run, running_relay, write_jsonl
+from tests.redis_server import RedisServer
 
-KEY = "sk-DISTINCTIVE-cli-key-9f3a"
 TASK_ID = re.compile(r"^task_[0-9a-z]{26}$")
-FAST = {"queue_time": 0.05, "run_time": 0.15, "seed": 3}
-"""Tasks finish in 0.2 s, so a wait takes a few polls."""
 POLL = ["--poll-interval", "0.05"]
 SUBCOMMANDS = [name for name, _ in COMMANDS]
-
-
-def running_relay(**overrides: Any) -> contextlib.AbstractContextManager[MockRelay]:
-    """A MockRelay serving from its own event loop in a thread, stopped cleanly afterwards."""
-    return _relay_in_thread(**{"api_key": KEY, **FAST, **overrides})
 
 
 @pytest.fixture
 def relay() -> Iterator[MockRelay]:
     with running_relay() as r:
         yield r
-
-
-def against(relay: MockRelay, *argv: str) -> list[str]:
-    """``argv`` with the relay's URL and key appended (common flags go after the subcommand)."""
-    return [*argv, "--base-url", relay.url, "--api-key", KEY]
-
-
-def create_task(capsys: pytest.CaptureFixture[str], relay: MockRelay, prompt: str = "a fox in snow") -> str:
-    result = run(capsys, *against(relay, "create", "--prompt", prompt))
-    assert result.code == 0, result.err
-    return result.out.strip()
-
-
-def assert_one_error_line(result: Run, *fragments: str) -> None:
-    """The failure is a single ``error: ...; ...`` line on stderr, with no traceback."""
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.err
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 # --- help ---------------------------------------------------------------------------------------------
@@ -437,11 +406,6 @@ def test_the_key_never_appears_in_any_output(
 
 
 # --- batch --------------------------------------------------------------------------------------------
-
-
-def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(record) + "\n" for record in records))
-    return path
 
 
 def test_batch_all_ok_exits_0_and_writes_results(

@@ -9,8 +9,7 @@ import pytest
 
 from sora_async import cli
 from sora_async.mock import MockRelay, video_body
-from tests.cli_run import Run, run
-from tests.test_cli import KEY, against, assert_one_error_line, create_task, running_relay
+from tests.cli_run import KEY, Run, against, assert_one_error_line, create_task, run, running_relay
 
 SIZE = 20_000
 

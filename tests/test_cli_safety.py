@@ -11,7 +11,6 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,7 +19,7 @@ from sora_async.cli import console
 from sora_async.cli.console import UI
 from sora_async.cli.logs import sdk_logging
 from sora_async.mock import MockRelay
-from tests.cli_run import run
+from tests.cli_run import against, run, write_jsonl
 from tests.relay_thread import relay_in_thread
 
 KEY = "sk-DISTINCTIVE-safety-key-4e1b"
@@ -32,15 +31,6 @@ POLL = ["--poll-interval", "0.05"]
 def relay() -> Iterator[MockRelay]:
     with relay_in_thread(api_key=KEY, **FAST) as r:
         yield r
-
-
-def against(relay: MockRelay, *argv: str) -> list[str]:
-    return [*argv, "--base-url", relay.url, "--api-key", KEY]
-
-
-def write_jsonl(path: Path, rows: list[Any]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
 
 
 # --- help and parsing ---------------------------------------------------------------------------------

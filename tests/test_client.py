@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 import sora_async as sa
 from sora_async._checks import checked_base_url
-from tests.conftest import FAST_RETRY
+from tests.fast_retry import FAST_RETRY
 from tests.scripted import Reply, ScriptedServer, envelope
 
 SECRET = "sk-test-secret"
@@ -20,6 +21,20 @@ REQ = sa.VideoRequest(prompt="a fox in snow", size="1280x720", duration=10)
 
 def task_payload(status: str, **extra: Any) -> dict[str, Any]:
     return envelope("success", data={"task_id": "task_1", "status": status, **extra})
+
+
+def in_memory(*payloads: Any) -> tuple[sa.SoraClient, sa.MockTransport]:
+    """A client on a MockTransport that answers each request with the next payload (HTTP 200, JSON);
+    for tests of how answers are read, where a socket adds nothing."""
+    queue = list(payloads)
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        payload = queue.pop(0) if queue else envelope("success", data="task_0001")
+        return sa.TransportResponse(200, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+
+    transport = sa.MockTransport(handler)
+    client = sa.SoraClient(SECRET, base_url="https://relay.test", retry=FAST_RETRY, transport=transport)
+    return client, transport
 
 
 async def test_create_video_sends_body_headers_and_returns_task_id(
@@ -58,99 +73,102 @@ async def test_extra_headers_are_sent(server: ScriptedServer) -> None:
     assert server.creates[0].headers["X-Team"] == "video"
 
 
-async def test_create_rejects_a_non_request(client: sa.SoraClient, server: ScriptedServer) -> None:
+async def test_create_rejects_a_non_request() -> None:
     """Passing a dict to create_video is a ValidationError before any I/O."""
-    with pytest.raises(sa.ValidationError, match="'request' must be a VideoRequest"):
-        await client.create_video({"prompt": "x"})  # type: ignore[arg-type]
-    assert server.seen == []
+    client, transport = in_memory()
+    async with client:
+        with pytest.raises(sa.ValidationError, match="'request' must be a VideoRequest"):
+            await client.create_video({"prompt": "x"})  # type: ignore[arg-type]
+    assert transport.requests == []
 
 
-async def test_create_with_non_string_data_is_ambiguous(
-    client: sa.SoraClient, server: ScriptedServer
-) -> None:
+async def test_create_with_non_string_data_is_ambiguous() -> None:
     """A 200 success whose data is not a task id may still have made a task: surfaced as ambiguous."""
-    server.script(Reply(json_body=envelope("success", data=[1, 2])))
-    with pytest.raises(sa.AmbiguousSubmissionError) as info:
-        await client.create_video(REQ)
+    client, transport = in_memory(envelope("success", data=[1, 2]))
+    async with client:
+        with pytest.raises(sa.AmbiguousSubmissionError) as info:
+            await client.create_video(REQ)
     assert isinstance(info.value.cause, sa.APIResponseValidationError)
-    assert len(server.creates) == 1
+    assert len(transport.requests) == 1
 
 
-async def test_get_task_parses_the_answer(client: sa.SoraClient, server: ScriptedServer) -> None:
+async def test_get_task_parses_the_answer() -> None:
     """get_task GETs /sora/v1/videos/{id} and returns a VideoTask."""
-    server.script(Reply(json_body=task_payload("IN_PROGRESS", progress="42%")))
-    task = await client.get_task("task_1")
-    assert server.seen[0].method == "GET"
-    assert server.seen[0].path == "/sora/v1/videos/task_1"
+    client, transport = in_memory(task_payload("IN_PROGRESS", progress="42%"))
+    async with client:
+        task = await client.get_task("task_1")
+    (sent,) = transport.requests
+    assert (sent.method, sent.url) == ("GET", "https://relay.test/sora/v1/videos/task_1")
     assert task.status is sa.TaskStatus.IN_PROGRESS
     assert task.progress == 42.0
 
 
-async def test_get_task_with_null_data_is_not_started(client: sa.SoraClient, server: ScriptedServer) -> None:
+async def test_get_task_with_null_data_is_not_started() -> None:
     """Relays answer data: null for a task with no result yet."""
-    server.script(Reply(json_body=envelope("success", data=None)))
-    task = await client.get_task("task_1")
+    client, _ = in_memory(envelope("success", data=None))
+    async with client:
+        task = await client.get_task("task_1")
     assert task.status is sa.TaskStatus.NOT_START
     assert task.task_id == "task_1"
 
 
-async def test_get_task_with_wrong_data_type_is_an_error(
-    client: sa.SoraClient, server: ScriptedServer
-) -> None:
+async def test_get_task_with_wrong_data_type_is_an_error() -> None:
     """A task answer whose data is a string says nothing about the task: UNKNOWN, never a crash."""
-    server.script(Reply(json_body=envelope("success", data="oops")))
-    task = await client.get_task("task_1")
+    client, transport = in_memory(envelope("success", data="oops"))
+    async with client:
+        task = await client.get_task("task_1")
     assert task.status is sa.TaskStatus.UNKNOWN
-    assert len(server.seen) == 1
+    assert len(transport.requests) == 1
 
 
 @pytest.mark.parametrize("task_id", ["", "a/b", "../x", "a b", "x?y=1", 5, None])
-async def test_unsafe_task_ids_are_rejected(
-    client: sa.SoraClient, server: ScriptedServer, task_id: Any
-) -> None:
+async def test_unsafe_task_ids_are_rejected(task_id: Any) -> None:
     """A task id goes into a URL only if it is non-empty and URL-safe."""
-    with pytest.raises(sa.ValidationError, match="'task_id'"):
-        await client.get_task(task_id)
-    assert server.seen == []
+    client, transport = in_memory()
+    async with client:
+        with pytest.raises(sa.ValidationError, match="'task_id'"):
+            await client.get_task(task_id)
+    assert transport.requests == []
 
 
-async def test_wait_for_task_polls_until_success(client: sa.SoraClient, server: ScriptedServer) -> None:
+async def test_wait_for_task_polls_until_success() -> None:
     """NOT_START -> IN_PROGRESS -> SUCCESS, with every answer passed to on_progress."""
     urls = {"generations": [{"id": "g1", "url": "http://127.0.0.1/v.mp4", "width": 1280, "height": 720}]}
-    server.script(
-        Reply(json_body=task_payload("NOT_START")),
-        Reply(json_body=task_payload("IN_PROGRESS", progress="50%")),
-        Reply(json_body=task_payload("SUCCESS", progress="100%", data=urls)),
+    client, transport = in_memory(
+        task_payload("NOT_START"),
+        task_payload("IN_PROGRESS", progress="50%"),
+        task_payload("SUCCESS", progress="100%", data=urls),
     )
     seen: list[sa.TaskStatus] = []
-    task = await client.wait_for_task(
-        "task_1", timeout=5, poll_interval=0.001, on_progress=lambda t: seen.append(t.status)
-    )
+    async with client:
+        task = await client.wait_for_task(
+            "task_1", timeout=5, poll_interval=0.001, on_progress=lambda t: seen.append(t.status)
+        )
     assert task.status is sa.TaskStatus.SUCCESS
     assert task.video_urls == ("http://127.0.0.1/v.mp4",)
     assert seen == [sa.TaskStatus.NOT_START, sa.TaskStatus.IN_PROGRESS, sa.TaskStatus.SUCCESS]
+    assert len(transport.requests) == 3
 
 
-async def test_wait_for_task_accepts_an_async_callback(client: sa.SoraClient, server: ScriptedServer) -> None:
+async def test_wait_for_task_accepts_an_async_callback() -> None:
     """on_progress may be a coroutine function; it is awaited."""
-    server.script(Reply(json_body=task_payload("SUCCESS")))
+    client, _ = in_memory(task_payload("SUCCESS"))
     calls: list[str] = []
 
     async def note(task: sa.VideoTask) -> None:
         calls.append(task.task_id)
 
-    await client.wait_for_task("task_1", timeout=5, poll_interval=0.001, on_progress=note)
+    async with client:
+        await client.wait_for_task("task_1", timeout=5, poll_interval=0.001, on_progress=note)
     assert calls == ["task_1"]
 
 
-async def test_wait_for_task_raises_on_failure(client: sa.SoraClient, server: ScriptedServer) -> None:
+async def test_wait_for_task_raises_on_failure() -> None:
     """FAILURE raises TaskFailedError carrying the reason and the task."""
-    server.script(
-        Reply(json_body=task_payload("IN_PROGRESS")),
-        Reply(json_body=task_payload("FAILURE", fail_reason="content policy")),
-    )
-    with pytest.raises(sa.TaskFailedError, match="content policy") as info:
-        await client.wait_for_task("task_1", timeout=5, poll_interval=0.001)
+    client, _ = in_memory(task_payload("IN_PROGRESS"), task_payload("FAILURE", fail_reason="content policy"))
+    async with client:
+        with pytest.raises(sa.TaskFailedError, match="content policy") as info:
+            await client.wait_for_task("task_1", timeout=5, poll_interval=0.001)
     assert info.value.task.status is sa.TaskStatus.FAILURE
 
 

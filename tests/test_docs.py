@@ -32,7 +32,7 @@ import sora_async as sa
 from sora_async import cli
 from sora_async.cli import app as cli_app
 from sora_async.mock import MockRelay
-from tests.test_examples import KEY, relay_in_thread
+from tests.examples_relay import KEY, examples_relay
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -182,7 +182,7 @@ def jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jobs]:
     """The slow checks, started together so they overlap: the docs' programs (against one mock
     relay), the docs' pytest modules, and the site build."""
     tmp = tmp_path_factory.mktemp("docs")
-    with relay_in_thread(honour_idempotency=True) as relay:
+    with examples_relay(honour_idempotency=True) as relay:
         env = {**os.environ, "SORA_BASE_URL": relay.url, "SORA_API_KEY": KEY}
         started = Jobs(relay, tmp / "site")
         for number, (where, code) in enumerate(ASYNC_PROGRAMS):

@@ -17,12 +17,11 @@ import pytest
 
 import sora_async as sa
 from sora_async.mock import MockRelay, video_body
+from tests.downloads import BODY, KEY, part_of
 from tests.file_server import FileServer, answer, in_turn, redirect, serve
 
-KEY = "sk-download-test-key-0123456789"
 FAST_RETRY = sa.RetryPolicy(max_attempts=4, initial_backoff=0.001, max_backoff=0.005)
 FAST_TASKS: dict[str, Any] = {"api_key": KEY, "queue_time": 0, "run_time": 0, "seed": 3}
-BODY = video_body("cdn-file", 200_000)
 LOCATIONS = [
     ("sora", "generations"),
     ("new-api", "result_url"),
@@ -51,10 +50,6 @@ def served_body(task: sa.VideoTask, size: int) -> bytes:
     """The bytes the mock serves for the task's first URL (content route: named by the task id)."""
     url = task.video_urls[0]
     return video_body(task.task_id if url.endswith("/content") else url.rsplit("/", 1)[-1], size)
-
-
-def part_of(path: Path) -> Path:
-    return path.with_name(path.name + ".part")
 
 
 # --- the mock relay, every profile ------------------------------------------------------------------

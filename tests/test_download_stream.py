@@ -16,8 +16,8 @@ import pytest
 import sora_async as sa
 from sora_async._transport import AiohttpTransport
 from sora_async.mock import video_body
+from tests.downloads import BODY, KEY, part_of
 from tests.file_server import FileServer, serve, stall_after, stream_blocks
-from tests.test_download import BODY, KEY, part_of
 
 # --- memory, progress, atomicity, cancellation, the gate --------------------------------------------
 

@@ -24,23 +24,15 @@ from aiohttp.test_utils import TestClient, TestServer
 import sora_async as sa
 from examples import aiohttp_app, batch_submit, wait_for_videos
 from sora_async.mock import MockRelay
-from tests.relay_thread import relay_in_thread as _relay_in_thread
+from tests.examples_relay import FAST, KEY, examples_relay
 
 ROOT = Path(__file__).resolve().parent.parent
-KEY = "sk-examples-test-key"
-FAST: dict[str, Any] = {"api_key": KEY, "queue_time": 0.01, "run_time": 0.05, "seed": 4}
-"""Tasks finish in 60 ms, so waits take a poll or two."""
 TASK_LINE = re.compile(r"^line (\d+): (task_\w+)$", re.MULTILINE)
-
-
-def relay_in_thread(**overrides: Any) -> contextlib.AbstractContextManager[MockRelay]:
-    """A MockRelay serving from its own event loop in a thread, for code that calls ``asyncio.run``."""
-    return _relay_in_thread(**{**FAST, **overrides})
 
 
 @pytest.fixture
 def relay() -> Iterator[MockRelay]:
-    with relay_in_thread() as r:
+    with examples_relay() as r:
         yield r
 
 
@@ -86,7 +78,7 @@ def test_batch_submit_rerun_with_the_same_run_id_pays_nothing_twice(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Ambiguous lines fail the first run; the re-run with --retry-ambiguous gets them, none twice."""
-    with relay_in_thread(fail_500_after=0.3, seed=8, honour_idempotency=True) as relay:
+    with examples_relay(fail_500_after=0.3, seed=8, honour_idempotency=True) as relay:
         args = [*flags(relay), "--count", "20", "--run-id", "job-1"]
         assert batch_submit.main(args) == 1
         first = capsys.readouterr()
@@ -103,7 +95,7 @@ def test_batch_submit_rerun_with_the_same_run_id_pays_nothing_twice(
 
 def test_batch_submit_stops_early_after_max_errors(capsys: pytest.CaptureFixture[str]) -> None:
     """--max-errors breaks out of submit_many; aclosing cancels the rest at once."""
-    with relay_in_thread(api_key="sk-some-other-key") as relay:
+    with examples_relay(api_key="sk-some-other-key") as relay:
         assert batch_submit.main([*flags(relay), "--count", "500", "--max-errors", "3"]) == 1
     captured = capsys.readouterr()
     assert "stopping early: 3 error(s)" in captured.err

@@ -37,6 +37,7 @@ from sora_async import (
 from sora_async._errors import BODY_EXCERPT_LIMIT, status_error_class
 from sora_async._http import parse_response, parse_retry_after
 from sora_async._transport import AiohttpTransport, TransportRequest
+from tests.scripted import envelope
 
 BASE = "https://relay.example"
 CREATE_URL = f"{BASE}/sora/v1/videos"
@@ -80,11 +81,6 @@ def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
         monkeypatch.setattr(aioresponses_core, "ClientResponse", _FinishedUploadResponse)
     with aioresponses() as mocked:
         yield mocked
-
-
-def envelope(code: str, message: str = "", data: Any = None) -> dict[str, Any]:
-    """The relay's ``{"code", "message", "data"}`` envelope."""
-    return {"code": code, "message": message, "data": data}
 
 
 def raw(value: Any) -> bytes:
@@ -719,15 +715,24 @@ async def test_transport_messages_name_only_the_origin(
 
 # --- the key never leaks ----------------------------------------------------------------------------
 
+ECHO = f"Bearer {SECRET}"
+"""What a relay that echoes the request sends back: the key, whole."""
+
 
 @pytest.mark.parametrize(
     "answer",
     [
-        {"status": 401, "payload": envelope("invalid_api_key", "invalid token")},
-        {"status": 403, "body": HTML_PAGE, "content_type": "text/html"},
-        {"status": 429, "payload": envelope("rate_limit_exceeded"), "headers": {"Retry-After": "1"}},
-        {"status": 500, "body": "oops", "content_type": "text/plain"},
-        {"status": 200, "body": "<html></html>", "content_type": "text/html"},
+        {"status": 401, "payload": envelope("invalid_api_key", f"invalid token {ECHO}")},
+        {"status": 403, "body": f"<!-- {ECHO} -->" + HTML_PAGE, "content_type": "text/html"},
+        {
+            "status": 429,
+            "payload": envelope("rate_limit_exceeded", f"slow down, {ECHO}"),
+            "headers": {"Retry-After": "1", "X-Echo-Authorization": ECHO},
+        },
+        {"status": 400, "payload": {"error": {"message": f"bad header {ECHO}", "type": "invalid_request"}}},
+        {"status": 500, "body": f"oops: {ECHO}", "content_type": "text/plain"},
+        {"status": 200, "body": f"not json: {ECHO}", "content_type": "text/plain"},
+        {"status": 200, "body": f"<html>{ECHO}</html>", "content_type": "text/html"},
         {"exception": connector_error()},
         {"exception": aiohttp.ServerDisconnectedError()},
         {"exception": asyncio.TimeoutError()},
@@ -737,11 +742,129 @@ async def test_transport_messages_name_only_the_origin(
 async def test_no_error_contains_the_api_key(
     session: aiohttp.ClientSession, relay: aioresponses, answer: dict[str, Any]
 ) -> None:
-    """Whatever goes wrong, neither str nor repr nor the kept body/headers of the error hold the key."""
+    """Whatever goes wrong, and even when the relay echoes the key back, neither str nor repr nor the
+    kept body/headers of the error hold the key."""
     relay.post(CREATE_URL, **answer)
     with pytest.raises(sa.SoraError) as info:
-        await send(session, "POST", CREATE_URL, headers=AUTH, body=b'{"prompt":"x"}')
+        await send(session, "POST", CREATE_URL, headers=AUTH, body=b'{"prompt":"x"}', secret=SECRET)
     exc = info.value
     assert SECRET not in str(exc)
     assert SECRET not in repr(exc)
     assert SECRET not in repr(vars(exc))
+
+
+# --- how the aiohttp transport talks aiohttp (aioresponses intercepts its own session) ---------------
+
+
+@pytest.fixture
+async def transport() -> AsyncIterator[AiohttpTransport]:
+    """The default transport, making its own session; closed after the test."""
+    made = AiohttpTransport(connect_timeout=7.0)
+    try:
+        yield made
+    finally:
+        await made.aclose()
+
+
+async def test_the_transport_sends_method_url_headers_and_body_as_given(
+    transport: AiohttpTransport, relay: aioresponses
+) -> None:
+    """Every header and the body reach aiohttp unchanged; the answer comes back with its headers."""
+    relay.post(CREATE_URL, status=201, body=b"made", headers={"X-Request-Id": "req_5"})
+    headers = {**AUTH, "Idempotency-Key": "k-1", "User-Agent": "sora-async/test"}
+    response = await transport.send(TransportRequest("POST", CREATE_URL, headers, b"{}"), max_body=100)
+    assert (response.status, response.body, response.headers["X-Request-Id"]) == (201, b"made", "req_5")
+    (call,) = relay.requests[("POST", URL(CREATE_URL))]
+    assert call.kwargs["headers"] == headers
+    assert call.kwargs["data"] == b"{}"
+
+
+async def test_the_transport_never_follows_a_redirect(
+    transport: AiohttpTransport, relay: aioresponses
+) -> None:
+    """A 307 comes back as the answer; the other origin is never asked (aioresponses would follow)."""
+    elsewhere = "https://elsewhere.example/sora/v1/videos"
+    relay.post(CREATE_URL, status=307, headers={"Location": elsewhere})
+    relay.post(elsewhere, status=200, payload=envelope("success", data="task_2"))
+    response = await transport.send(TransportRequest("POST", CREATE_URL, AUTH, b"{}"), max_body=100)
+    assert (response.status, response.headers["Location"]) == (307, elsewhere)
+    assert ("POST", URL(elsewhere)) not in relay.requests
+    (call,) = relay.requests[("POST", URL(CREATE_URL))]
+    assert call.kwargs["allow_redirects"] is False
+
+
+@pytest.mark.parametrize("timeout", [None, 2.5])
+async def test_the_timeout_is_aiohttps_own_per_request_timer(
+    transport: AiohttpTransport, relay: aioresponses, timeout: float | None
+) -> None:
+    """send(timeout=) becomes the request's ClientTimeout total, with the connect timeout kept."""
+    relay.get(TASK_URL, payload=envelope("success", data={}))
+    await transport.send(TransportRequest("GET", TASK_URL, AUTH), max_body=100, timeout=timeout)
+    (call,) = relay.requests[("GET", URL(TASK_URL))]
+    assert (call.kwargs["timeout"].total, call.kwargs["timeout"].connect) == (timeout, 7.0)
+
+
+@pytest.mark.parametrize("size", [0, 1, 100, 64 * 1024 + 1, 100_000])
+async def test_a_body_of_unknown_length_is_read_whole(
+    transport: AiohttpTransport, relay: aioresponses, size: int
+) -> None:
+    """Without a Content-Length the body is read chunk by chunk, up to the cap, byte for byte.
+
+    (aioresponses feeds a canned body in one piece, so bodies here stay under aiohttp's read buffer.)"""
+    body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    relay.get(TASK_URL, body=body)
+    response = await transport.send(TransportRequest("GET", TASK_URL, AUTH), max_body=100_000)
+    assert response.body == body
+
+
+async def test_a_body_that_goes_on_past_the_cap_is_refused(
+    transport: AiohttpTransport, relay: aioresponses
+) -> None:
+    """No Content-Length and more bytes than max_body: APIResponseValidationError, saying so."""
+    relay.get(TASK_URL, status=200, body=b"x" * 100_001)
+    with pytest.raises(APIResponseValidationError, match="went on past that") as info:
+        await transport.send(TransportRequest("GET", TASK_URL, AUTH), max_body=100_000)
+    assert info.value.status_code == 200
+    assert "max_response_bytes=100000" in str(info.value)
+
+
+@pytest.mark.parametrize(("length", "refused"), [(1000, False), (1001, True)])
+async def test_an_announced_length_over_the_cap_is_refused_unread(
+    transport: AiohttpTransport, relay: aioresponses, length: int, refused: bool
+) -> None:
+    """A Content-Length at the cap is read; one past it is refused by its announcement alone."""
+    relay.get(TASK_URL, status=502, body=b"y" * length, headers={"Content-Length": str(length)})
+    request = TransportRequest("GET", TASK_URL, AUTH)
+    if not refused:
+        assert (await transport.send(request, max_body=1000)).body == b"y" * length
+        return
+    with pytest.raises(APIResponseValidationError, match=f"it announced {length} bytes") as info:
+        await transport.send(request, max_body=1000)
+    assert info.value.status_code == 502
+
+
+async def test_a_streamed_answer_comes_in_chunks_of_at_most_the_size_asked(
+    transport: AiohttpTransport, relay: aioresponses
+) -> None:
+    """stream() gives status and headers first, then the body in pieces no larger than asked."""
+    body = b"v" * 10_000
+    relay.get(TASK_URL, status=206, body=body, headers={"Content-Range": "bytes 0-9999/20000"})
+    async with transport.stream(TransportRequest("GET", TASK_URL, AUTH)) as response:
+        assert (response.status, response.headers["Content-Range"]) == (206, "bytes 0-9999/20000")
+        chunks = [chunk async for chunk in response.iter_chunks(4096)]
+    assert b"".join(chunks) == body
+    assert max(len(chunk) for chunk in chunks) <= 4096
+    (call,) = relay.requests[("GET", URL(TASK_URL))]
+    assert call.kwargs["allow_redirects"] is False
+
+
+async def test_a_stream_that_fails_on_the_wire_is_a_connection_error(
+    transport: AiohttpTransport, relay: aioresponses
+) -> None:
+    """A download refused at connect is an APIConnectionError naming only the origin, nothing sent."""
+    relay.get(TASK_URL, exception=connector_error())
+    with pytest.raises(APIConnectionError) as info:
+        async with transport.stream(TransportRequest("GET", TASK_URL, AUTH)):
+            pass
+    assert info.value.request_sent is False
+    assert str(info.value).startswith(f"could not connect to {BASE}: ")

@@ -7,39 +7,15 @@ import itertools
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from aiohttp import web
 
 import sora_async as sa
 from sora_async.limits import NoLimit, TokenBucket, make_limiter
 from sora_async.limits._bucket import TIMER_SLACK
 from tests.scripted import Reply, ScriptedServer, envelope
+from tests.start_times import max_starts_in_window, starts_of
 from tests.virtual_clock import TOLERANCE, virtual_time
 
 REQ = sa.VideoRequest(prompt="a fox in snow")
-
-
-def max_starts_in_window(starts: list[float], window: float) -> int:
-    """The most starts that fall in any closed window of the given length."""
-    starts = sorted(starts)
-    best, left = 0, 0
-    for right, t in enumerate(starts):
-        while t - starts[left] > window:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
-
-
-async def starts_of(limiter: sa.Limiter, count: int) -> list[float]:
-    """Loop times at which ``count`` concurrent acquisitions got through, in order."""
-    loop = asyncio.get_running_loop()
-    starts: list[float] = []
-
-    async def one() -> None:
-        await limiter.acquire()
-        starts.append(loop.time())
-
-    await asyncio.gather(*(one() for _ in range(count)))
-    return starts
 
 
 async def test_token_bucket_conforms_to_burst_plus_rate() -> None:
@@ -257,28 +233,27 @@ async def test_retries_take_tokens_too(server: ScriptedServer) -> None:
     assert loop.time() - started >= 3 / 20 * 0.9
 
 
-async def test_max_concurrency_bounds_requests_in_flight(server: ScriptedServer) -> None:
-    """No more than max_concurrency requests are at the server at once."""
-    server.script(*[Reply(delay=0.3)] * 9)
+async def test_max_concurrency_bounds_requests_in_flight() -> None:
+    """No more than max_concurrency requests are in flight at once: the client's own gate, in memory,
+    where no connection pool could be what holds them back."""
     in_flight = 0
     peak = 0
-    original = server._handle
 
-    async def counting(request: web.Request) -> web.StreamResponse:
+    async def counting(request: sa.TransportRequest) -> sa.TransportResponse:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
         try:
-            return await original(request)
+            await asyncio.sleep(0.05)
+            return sa.TransportResponse(200, body=b'{"code": "success", "data": "task_1"}')
         finally:
             in_flight -= 1
 
-    server._handle = counting  # type: ignore[method-assign]
-    await server.stop()
-    await server.start()
-    async with sa.SoraClient("k", base_url=server.url, max_concurrency=3) as c:
+    transport = sa.MockTransport(counting)
+    async with sa.SoraClient("k", base_url="https://relay.test", max_concurrency=3, transport=transport) as c:
         await asyncio.gather(*(c.create_video(REQ) for _ in range(9)))
     assert peak == 3
+    assert len(transport.requests) == 9
 
 
 @pytest.mark.parametrize("where", ["limiter", "backoff", "request"])

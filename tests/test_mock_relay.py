@@ -8,7 +8,6 @@ import logging
 import random
 import re
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator
 from email.utils import parsedate_to_datetime
@@ -21,7 +20,8 @@ from multidict import CIMultiDictProxy
 from sora_async.mock import FAULT_KINDS, MockConfig, MockRelay
 from sora_async.mock._faults import FaultPicker
 from sora_async.mock._ratelimit import GcraLimiter
-from tests.test_serde import SEED_EXAMPLE  # the seed document's example body, shared
+from tests.foreground import python_c
+from tests.seed_example import SEED_EXAMPLE
 
 CREATE = "/sora/v1/videos"
 TASK_ID = re.compile(r"task_[0-9a-hjkmnp-tv-z]{26}")
@@ -546,7 +546,7 @@ async def test_run_mock_server_prints_its_url_and_stops_on_ctrl_c() -> None:
     """The blocking CLI entry prints one line with the URL, serves, and exits cleanly on SIGINT."""
     code = "from sora_async.mock import MockConfig, run_mock_server; run_mock_server(MockConfig(), port=0)"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *python_c(code), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
         assert process.stdout is not None

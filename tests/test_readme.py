@@ -28,7 +28,8 @@ import pytest
 from sora_async import cli
 from sora_async.cli.app import COMMANDS
 from sora_async.mock import MockRelay
-from tests.test_examples import KEY, relay_in_thread
+from tests.examples_relay import KEY, examples_relay
+from tests.foreground import python_c
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -72,7 +73,7 @@ def test_the_two_setup_commands_come_first() -> None:
 @pytest.fixture
 def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockRelay]:
     """A relay in a thread, and the environment the README tells people to set."""
-    with relay_in_thread() as r:
+    with examples_relay() as r:
         monkeypatch.setenv("SORA_BASE_URL", r.url)
         monkeypatch.setenv("SORA_API_KEY", KEY)
         yield r
@@ -239,7 +240,7 @@ class ShellCommands:
         """Start it as the README says (on a free port), create a task through it, stop it with Ctrl-C."""
         args = [("0" if prev == "--port" else arg) for prev, arg in zip(["", *args[:-1]], args, strict=True)]
         process = subprocess.Popen(
-            [sys.executable, "-m", "sora_async", *args],
+            python_c("import runpy; runpy.run_module('sora_async', run_name='__main__')") + args,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

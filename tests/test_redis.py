@@ -6,13 +6,10 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +23,9 @@ from sora_async.limits._redis_scripts import ACQUIRE_SCRIPT, PAUSE_SCRIPT
 from sora_async.limits._redis_setup import INSTALL_HINT
 from sora_async.mock import MockRelay
 from tests import redis_worker
+from tests.redis_server import RedisServer
+from tests.start_times import max_starts_in_window, starts_of
 
-REDIS_SERVER = shutil.which("redis-server")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LATENCY_SLACK = 0.005
 """Seconds a start seen by the client may lag its grant in Redis by more than another start's does.
@@ -38,87 +36,11 @@ stamps closer than their grants were. Windows are widened by this much, as test_
 """
 
 
-def max_starts_in_window(starts: list[float], window: float) -> int:
-    """The most starts that fall in any closed window of the given length."""
-    starts = sorted(starts)
-    best, left = 0, 0
-    for right, t in enumerate(starts):
-        while t - starts[left] > window:
-            left += 1
-        best = max(best, right - left + 1)
-    return best
-
-
 def assert_conforms(starts: list[float], *, rate: float, burst: int, slack: float) -> None:
     """In any window T at most burst + rate * (T + slack) starts (checked on a spread of windows)."""
     for window in (0.0, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0):
         allowed = burst + rate * (window + slack)
         assert max_starts_in_window(starts, window) <= allowed, (window, allowed)
-
-
-class RedisServer:
-    """A throwaway redis-server on a loopback port: no persistence, stoppable and restartable."""
-
-    def __init__(self, binary: str, workdir: Path) -> None:
-        self.binary = binary
-        self.workdir = workdir
-        self.port = _free_port()
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        command = [self.binary, "--port", str(self.port), "--save", "", "--appendonly", "no"]
-        command += ["--bind", "127.0.0.1", "--dir", str(self.workdir)]
-        with (self.workdir / "redis.log").open("ab") as log:
-            self._proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                break
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.1):
-                return
-            time.sleep(0.02)
-        self.stop()
-        log_text = (self.workdir / "redis.log").read_text(errors="replace")[-2000:]
-        pytest.fail(f"redis-server did not start on port {self.port}:\n{log_text}")
-
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(5.0)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a wedged server
-            proc.kill()
-            proc.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A running redis-server; skipped without the binary, except on CI where that is a failure."""
-    if REDIS_SERVER is None:
-        reason = (
-            "redis-server is not installed (apt-get install redis-server) - the Redis limiter is untested"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = RedisServer(REDIS_SERVER, tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -285,16 +207,10 @@ async def test_steady_acquisitions_conform_to_burst_plus_rate(
 ) -> None:
     """Many concurrent acquirers: in any window T at most burst + rate*T start, and they keep the pace."""
     rate, burst, count = 50.0, 3, 60
-    limiter = make_limiter(rate=rate, burst=burst)
-    loop = asyncio.get_running_loop()
-    starts: list[float] = []
-
-    async def one() -> None:
-        await limiter.acquire()
-        starts.append(loop.time())
-
-    await asyncio.gather(*(one() for _ in range(count)))
+    starts = await starts_of(make_limiter(rate=rate, burst=burst), count)
     assert_conforms(starts, rate=rate, burst=burst, slack=LATENCY_SLACK)
+    # The burst is spent: the first `burst` start together, well inside one interval (burst 1 would not).
+    assert max_starts_in_window(starts, 0.5 / rate) >= burst
     ideal = (count - burst) / rate
     assert ideal - LATENCY_SLACK <= max(starts) - min(starts) < 1.5 * ideal  # it keeps the pace
 

@@ -12,7 +12,7 @@ import pytest
 
 import sora_async as sa
 from sora_async._retry import Verdict, classify
-from tests.conftest import FAST_RETRY
+from tests.fast_retry import FAST_RETRY
 from tests.scripted import Reply, ScriptedServer, envelope
 
 REQ = sa.VideoRequest(prompt="a fox in snow")

@@ -28,35 +28,7 @@ from sora_async import (
     VideoTask,
 )
 from sora_async._serde import converter, dumps_request, request_from_wire, request_to_wire, task_from_wire
-
-# The example body of seed/create-video.zh.md, field for field and in its order, except that the seed's
-# "width": 1, "height": 1, "n_frames": 1 are placeholders that API.md's rules reject (the six sizes,
-# 150 or 300 frames); here they are replaced by a valid size and length.
-SEED_EXAMPLE: dict[str, Any] = {
-    "actions": [{"time": 0, "description": "string"}],
-    "inpaint_items": [
-        {
-            "type": "image",
-            "url": "string",
-            "frame_index": 0,
-            "preset_id": None,
-            "generation_id": None,
-            "upload_media_id": "string",
-            "source_start_frame": 0,
-            "source_end_frame": 0,
-        }
-    ],
-    "type": "video_gen",
-    "style": "natural",
-    "prompt": "string",
-    "width": 1280,
-    "height": 720,
-    "n_frames": 150,
-    "n_variants": 1,
-    "sdedit": {"amount": 1, "source_generation_id": "string", "source_upload_media_id": "string"},
-    "operation": "simple_compose",
-    "model": "turbo",
-}
+from tests.seed_example import SEED_EXAMPLE
 
 # The only places the wire format may hold a None: the API types these as explicit nulls.
 NULLABLE_PATHS = {
