@@ -33,11 +33,18 @@ from sora_async import cli
 from sora_async.cli import app as cli_app
 from sora_async.mock import MockRelay
 from tests.examples_relay import KEY, examples_relay
+from tests.markdown_blocks import (
+    DOCS,
+    DOCS_ASYNC_PROGRAMS,
+    DOCS_FRAGMENTS,
+    DOCS_PLAIN_PROGRAMS,
+    DOCS_PROGRAMS,
+    DOCS_TEST_MODULES,
+    ROOT,
+    own_pages,
+    page_blocks,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
-OTHERS = {"benchmarks.md", "fleet.md"}
-"""Pages written by other tools (the benchmark report, the fleet guide): checked by the build only."""
 FLAGS = doctest.ELLIPSIS
 """``...`` in an expected output or traceback matches anything (long messages are cut that way)."""
 
@@ -98,51 +105,15 @@ def test_every_public_name_has_a_docstring_with_an_example(name: str) -> None:
 # --- the docs' Markdown ----------------------------------------------------------------------------------
 
 
-def own_pages() -> list[Path]:
-    return sorted(p for p in DOCS.rglob("*.md") if p.relative_to(DOCS).as_posix() not in OTHERS)
-
-
-def blocks(page: Path, *languages: str) -> Iterator[tuple[str, str]]:
-    """``(where, code)`` of the page's fenced blocks in these languages, dedented."""
-    text = page.read_text(encoding="utf-8")
-    pattern = r"^(?P<indent> *)```(?P<lang>\w*)[^\n]*\n(?P<code>.*?)^(?P=indent)```$"
-    for match in re.finditer(pattern, text, re.MULTILINE | re.DOTALL):
-        if match["lang"] in languages and "--8<--" not in match["code"]:
-            indent = len(match["indent"])
-            code = "".join(line[indent:] for line in match["code"].splitlines(keepends=True))
-            line = text.count("\n", 0, match.start()) + 2
-            yield f"{page.relative_to(ROOT)}:{line}", code
-
-
-PYTHON = [(where, code) for page in own_pages() for where, code in blocks(page, "python")]
-
-
-def is_program(code: str) -> bool:
-    """A complete program: it starts with its imports and runs as a module (no top-level await)."""
-    try:
-        compile(code, "<block>", "exec")
-    except SyntaxError:
-        return False
-    return re.match(r"(import|from) ", code) is not None and "def test_" not in code
-
-
-PROGRAMS = [(w, c) for w, c in PYTHON if is_program(c)]
-ASYNC_PROGRAMS = [(w, c) for w, c in PROGRAMS if "asyncio.run(" in c]
-"""Programs that talk to a relay: each runs in a subprocess, all at once."""
-PLAIN_PROGRAMS = [(w, c) for w, c in PROGRAMS if (w, c) not in ASYNC_PROGRAMS]
-"""Programs that only build objects: run here, quickly."""
-TEST_MODULES = [(w, c) for w, c in PYTHON if "def test_" in c]
-FRAGMENTS = [(w, c) for w, c in PYTHON if (w, c) not in PROGRAMS and (w, c) not in TEST_MODULES]
-
-
 def test_the_docs_have_code_of_each_kind() -> None:
-    """The split below found programs, a test module and fragments (a changed fence would hide them)."""
-    assert len(PROGRAMS) >= 8
-    assert len(TEST_MODULES) >= 1
-    assert len(FRAGMENTS) >= 8
+    """The split (tests/markdown_blocks.py) found programs, a test module and fragments (a changed
+    fence would hide them)."""
+    assert len(DOCS_PROGRAMS) >= 8
+    assert len(DOCS_TEST_MODULES) >= 1
+    assert len(DOCS_FRAGMENTS) >= 8
 
 
-@pytest.mark.parametrize(("where", "code"), PLAIN_PROGRAMS, ids=[w for w, _ in PLAIN_PROGRAMS])
+@pytest.mark.parametrize(("where", "code"), DOCS_PLAIN_PROGRAMS, ids=[w for w, _ in DOCS_PLAIN_PROGRAMS])
 def test_docs_plain_programs_run(where: str, code: str) -> None:
     """A program that only builds clients and requests runs as written."""
     exec(compile(code, where, "exec"), {"__name__": "__docs__"})
@@ -185,13 +156,13 @@ def jobs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jobs]:
     with examples_relay(honour_idempotency=True) as relay:
         env = {**os.environ, "SORA_BASE_URL": relay.url, "SORA_API_KEY": KEY}
         started = Jobs(relay, tmp / "site")
-        for number, (where, code) in enumerate(ASYNC_PROGRAMS):
+        for number, (where, code) in enumerate(DOCS_ASYNC_PROGRAMS):
             script = tmp / f"program_{number}.py"
             script.write_text(code, encoding="utf-8")
             started.programs.append(
                 (where, start([sys.executable, "-W", "error", str(script)], cwd=tmp, env=env))
             )
-        for number, (where, code) in enumerate(TEST_MODULES):
+        for number, (where, code) in enumerate(DOCS_TEST_MODULES):
             module = tmp / f"test_docs_module_{number}.py"
             module.write_text(code, encoding="utf-8")
             argv = [
@@ -266,7 +237,7 @@ def test_snippet_includes_are_safe_from_the_formatter() -> None:
                 assert before.rfind("<!-- fmt: off -->") > before.rfind("<!-- fmt: on -->"), page
 
 
-@pytest.mark.parametrize(("where", "code"), FRAGMENTS, ids=[w for w, _ in FRAGMENTS])
+@pytest.mark.parametrize(("where", "code"), DOCS_FRAGMENTS, ids=[w for w, _ in DOCS_FRAGMENTS])
 def test_docs_fragments_compile_and_name_real_things(where: str, code: str) -> None:
     """A fragment is valid Python (top-level await allowed) and its ``sa.X`` and ``client.x`` exist."""
     compile(code, where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
@@ -280,7 +251,7 @@ def shell_commands() -> list[tuple[str, list[str]]]:
     """Every command of the docs' shell blocks, continuation lines joined, comments dropped."""
     commands = []
     for page in own_pages():
-        for where, code in blocks(page, "bash"):
+        for where, code in page_blocks(page, "bash"):
             for text in code.replace("\\\n", " ").splitlines():
                 argv = shlex.split(text, comments=True)
                 if argv:

@@ -30,38 +30,23 @@ from sora_async.cli.app import COMMANDS
 from sora_async.mock import MockRelay
 from tests.examples_relay import KEY, examples_relay
 from tests.foreground import python_c
+from tests.markdown_blocks import README, README_BLOCKS, README_PYTHON, README_SHELL, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 DISTRIBUTION = importlib.metadata.distribution("sora-async")
 DEMO_COUNT = "20"
 """The demo's smallest sensible size: the same code path as the default 200, in a third of the time."""
 
 
-def fenced_blocks(text: str) -> list[tuple[str, int, str]]:
-    """``(language, first line number, code)`` of every fenced block of a Markdown text."""
-    blocks = []
-    for match in re.finditer(r"^```(\w*)\n(.*?)^```$", text, re.MULTILINE | re.DOTALL):
-        line = text.count("\n", 0, match.start()) + 2
-        blocks.append((match.group(1), line, match.group(2)))
-    return blocks
-
-
-BLOCKS = fenced_blocks(README.read_text(encoding="utf-8"))
-PYTHON = [(line, code) for lang, line, code in BLOCKS if lang == "python"]
-SHELL = [(line, code) for lang, line, code in BLOCKS if lang in ("bash", "sh", "shell", "console")]
-
-
 def test_the_readme_has_the_blocks_this_file_checks() -> None:
     """Python and shell blocks are found, and every block is one of those (or a plain text block)."""
-    assert len(PYTHON) >= 2
-    assert len(SHELL) >= 2
-    assert {lang for lang, _, _ in BLOCKS} <= {"python", "bash", "text", ""}
+    assert len(README_PYTHON) >= 2
+    assert len(README_SHELL) >= 2
+    assert {lang for lang, _, _ in README_BLOCKS} <= {"python", "bash", "text", ""}
 
 
 def test_the_two_setup_commands_come_first() -> None:
     """The first block is the shell block with the demo and the tests, before any other code."""
-    lang, _, code = BLOCKS[0]
+    lang, _, code = README_BLOCKS[0]
     assert lang == "bash"
     assert "sora_async demo" in code
     assert "pytest" in code
@@ -79,7 +64,9 @@ def relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockRelay]:
         yield r
 
 
-@pytest.mark.parametrize(("line", "code"), PYTHON, ids=[f"README.md:{line}" for line, _ in PYTHON])
+@pytest.mark.parametrize(
+    ("line", "code"), README_PYTHON, ids=[f"README.md:{line}" for line, _ in README_PYTHON]
+)
 def test_python_block_runs(
     line: int, code: str, relay: MockRelay, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -105,7 +92,7 @@ def test_python_block_runs(
 def shell_commands() -> list[tuple[int, list[str]]]:
     """Every command of the shell blocks as ``(README line, argv)``; ``a && b`` gives two commands."""
     commands = []
-    for first_line, code in SHELL:
+    for first_line, code in README_SHELL:
         for offset, text in enumerate(code.splitlines()):
             command: list[str] = []
             for word in [*shlex.split(text, comments=True), "&&"]:

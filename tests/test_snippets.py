@@ -19,13 +19,16 @@ from typing import Any
 
 import pytest
 
-from tests.test_docs import FRAGMENTS, PYTHON, ROOT
-from tests.test_examples import KEY, relay_in_thread
-from tests.test_readme import PYTHON as README_PYTHON
+from tests.examples_relay import KEY, examples_relay
+from tests.markdown_blocks import DOCS_FRAGMENTS, DOCS_PYTHON, README_PYTHON, ROOT
 
 FIRST_PROGRAMS = {
     "README.md": README_PYTHON[0][1],
-    **{where: code for where, code in PYTHON if where.startswith(("docs/index.md", "docs/quickstart.md"))},
+    **{
+        where: code
+        for where, code in DOCS_PYTHON
+        if where.startswith(("docs/index.md", "docs/quickstart.md"))
+    },
 }
 """The first program a newcomer pastes, in each place it is shown."""
 
@@ -51,7 +54,7 @@ def test_the_first_program_reports_a_failed_video(
     where: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The first program, against a relay where every video fails, says so and exits normally."""
-    with relay_in_thread(failure_rate=1.0, queue_time=0.0, run_time=0.05) as relay:
+    with examples_relay(failure_rate=1.0, queue_time=0.0, run_time=0.05) as relay:
         monkeypatch.setenv("SORA_BASE_URL", relay.url)
         monkeypatch.setenv("SORA_API_KEY", KEY)
         exec(compile(FIRST_PROGRAMS[where], where, "exec"), {"__name__": "__snippet__"})
@@ -91,7 +94,7 @@ def page_imports(where: str) -> set[str]:
     """Names imported by any Python block of the same page (a fragment of a longer example)."""
     page = where.rsplit(":", 1)[0]
     found: set[str] = set()
-    for other, code in PYTHON:
+    for other, code in DOCS_PYTHON:
         if other.rsplit(":", 1)[0] == page:
             tree = parse(code)
             found |= {
@@ -106,7 +109,7 @@ def page_imports(where: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize(("where", "code"), FRAGMENTS, ids=[w for w, _ in FRAGMENTS])
+@pytest.mark.parametrize(("where", "code"), DOCS_FRAGMENTS, ids=[w for w, _ in DOCS_FRAGMENTS])
 def test_a_fragment_uses_only_names_it_has(where: str, code: str) -> None:
     """Every name a fragment reads is defined, imported (here or on its page) or set up by the prose."""
     defined, used = names(parse(code))
@@ -117,13 +120,13 @@ def test_a_fragment_uses_only_names_it_has(where: str, code: str) -> None:
 
 def test_the_commented_imports_import() -> None:
     """A ``# import ...`` line of a fragment names a real module and real names."""
-    for where, code in FRAGMENTS:
+    for where, code in DOCS_FRAGMENTS:
         namespace: dict[str, Any] = {}
         exec(compile(commented_imports(code), where, "exec"), namespace)  # an ImportError names the block
 
 
 @pytest.mark.parametrize(
-    ("where", "code"), [*PYTHON, *((f"README.md:{line}", c) for line, c in README_PYTHON)]
+    ("where", "code"), [*DOCS_PYTHON, *((f"README.md:{line}", c) for line, c in README_PYTHON)]
 )
 def test_no_snippet_imports_a_private_module(where: str, code: str) -> None:
     """Snippets import only public names: ``sora_async._x`` may change without notice."""
@@ -137,5 +140,5 @@ def test_no_snippet_imports_a_private_module(where: str, code: str) -> None:
 def test_the_checks_see_the_snippets() -> None:
     """Fragments and the three first programs are found (a changed fence would pass vacuously)."""
     assert len(FIRST_PROGRAMS) == 3
-    assert len(FRAGMENTS) >= 15
+    assert len(DOCS_FRAGMENTS) >= 15
     assert Path(ROOT / "README.md").is_file()
