@@ -35,26 +35,6 @@ DESCRIBED = ("parameters", "other parameters", "attributes")
 # Objects defined in files that others are editing right now. Each entry is expected to fail (strict:
 # an entry that starts passing fails the run, so remove it once its text is pasted in).
 PENDING: dict[str, str] = {
-    # sora_async/_errors.py, _models.py, limits/_rate.py, mock/_server.py and mock/_config.py:
-    # being split and documented by another helper.
-    "sora_async.APIConnectionError": "_errors.py, documented by the module split",
-    "sora_async.APIResponseValidationError": "_errors.py, documented by the module split",
-    "sora_async.APIStatusError": "_errors.py, documented by the module split",
-    "sora_async.AmbiguousSubmissionError": "_errors.py, documented by the module split",
-    "sora_async.DownloadError": "_errors.py, documented by the module split",
-    "sora_async.RateLimiterUnavailableError": "_errors.py, documented by the module split",
-    "sora_async.TaskFailedError": "_errors.py, documented by the module split",
-    "sora_async.TaskTimeoutError": "_errors.py, documented by the module split",
-    "sora_async.UnexpectedError": "_errors.py, documented by the module split",
-    "sora_async.ValidationError": "_errors.py, documented by the module split",
-    "sora_async.Action": "_models.py, documented by the module split",
-    "sora_async.InpaintItem": "_models.py, documented by the module split",
-    "sora_async.SDEdit": "_models.py, documented by the module split",
-    "sora_async.VideoRequest": "_models.py, documented by the module split",
-    "sora_async.VideoRequest.from_dict": "_models.py, documented by the module split",
-    "sora_async.RateLimit": "limits/_rate.py, documented by the module split",
-    "sora_async.mock.MockRelay": "mock/_server.py, documented by the module split",
-    "sora_async.mock.MockConfig": "mock/_config.py, documented by the module split",
     # The request path, being rewritten by the lead: the text to paste is in the docs branch's report.
     "sora_async.RetryEvent": "_retry.py (lead)",
     "sora_async.RetryPolicy": "_retry.py (lead)",
