@@ -47,8 +47,6 @@ PENDING: dict[str, str] = {
     "sora_async.MockTransport.stream": "_transport.py (lead)",
     "sora_async.Transport.send": "_transport.py (lead)",
     "sora_async.Transport.stream": "_transport.py (lead)",
-    "sora_async.TransportRequest": "_transport.py (lead)",
-    "sora_async.TransportResponse": "_transport.py (lead)",
     "sora_async.AdaptiveLimiter": "limits/_adaptive.py (lead)",
     "sora_async.AdaptiveLimiter.observe": "limits/_adaptive.py (lead)",
     "sora_async.AdaptiveLimiter.pause": "limits/_adaptive.py (lead)",
@@ -64,10 +62,11 @@ def parameters(func: Callable[..., Any]) -> list[str]:
 
 def has_own_constructor(cls: type) -> bool:
     """A class whose construction the reference documents: not an enum, a protocol, or an exception
-    that keeps ``BaseException``'s ``*args``."""
+    that keeps ``BaseException``'s ``*args``. A named tuple's fields are its constructor's parameters."""
     if issubclass(cls, enum.Enum) or getattr(cls, "_is_protocol", False):
         return False
-    return "__init__" in vars(cls) or hasattr(cls, "__attrs_attrs__")
+    is_named_tuple = issubclass(cls, tuple) and hasattr(cls, "_fields")
+    return "__init__" in vars(cls) or hasattr(cls, "__attrs_attrs__") or is_named_tuple
 
 
 def public_methods(cls: type) -> Iterator[tuple[str, Callable[..., Any]]]:
