@@ -31,7 +31,10 @@ its fields, or both (overrides win)::
 
     run_mock_server(MockConfig(rate=10), port=8000)   # blocking, for the command line; Ctrl-C stops it
 
-This package imports nothing from the rest of `sora_async`, so that it tests the client from the outside.
+From the rest of `sora_async` it imports only the shared validators (`sora_async._checks`, which
+bring their `ValidationError` from `sora_async._errors`): a bad `MockConfig` is refused with the same
+messages as a bad `RateLimit`. It never imports the client, its transports or its models, so that it
+tests the client from the outside.
 """
 
 from ._config import (
