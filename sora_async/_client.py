@@ -12,7 +12,6 @@ gate, the limiter, background submissions) lives in one ``_Shared`` object.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import os
@@ -51,7 +50,8 @@ from ._models import TaskStatus, VideoRequest, VideoTask
 from ._redact import Redactor
 from ._retry import CallState, OnRetry, RetryPolicy
 from ._serde import dumps_request
-from ._submit import Submission, SubmitInput, SubmitResult, stream_results
+from ._stream import stream_results
+from ._submit import Submission, SubmitInput, SubmitResult
 from ._transport import AiohttpTransport, Transport
 from .limits import AdaptiveLimiter, Limiter, RateLimit, make_limiter
 
@@ -567,7 +567,7 @@ class SoraClient:
         task = self._track(self._create(video, state, retry, timeout))
         return Submission(video, state, task)
 
-    async def submit_many(
+    def submit_many(
         self,
         requests: Iterable[SubmitInput] | AsyncIterable[SubmitInput],
         *,
@@ -601,16 +601,15 @@ class SoraClient:
         async def create(request: VideoRequest, state: CallState) -> str:
             return await self._create(request, state, retry, timeout)
 
-        stream = stream_results(
+        window = max_pending or 2 * self._max_concurrency
+        return stream_results(
             requests,
             create=create,
             new_key=new_key,
             track=self._track,
-            window=max_pending or 2 * self._max_concurrency,
+            window=window,
+            workers=min(window, 2 * self._max_concurrency),
         )
-        async with contextlib.aclosing(stream):  # closing this generator closes the stream at once
-            async for result in stream:
-                yield result
 
     def _track(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

@@ -87,10 +87,14 @@ class RequestCore:
         one exchange. Only a failure builds the retry machinery (``_retry``).
         """
         started = asyncio.get_running_loop().time()
+        gate = self._gate
         try:
-            async with self._gate:
+            await gate.acquire()  # not ``async with``: one coroutine less held by each waiting call
+            try:
                 request = self._request(endpoint, task_id, body, headers)
                 return await self._exchange(endpoint, request, state, timeout, max_body)
+            finally:
+                gate.release()
         except SoraError as exc:
             first = exc
         except Exception as exc:  # building the request failed: still an SDK error

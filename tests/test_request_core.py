@@ -144,7 +144,73 @@ async def test_closing_the_client_under_a_stream_still_answers_every_item() -> N
         result = await asyncio.wait_for(first, 5)
         await closing
         assert isinstance(result.error, sa.ConfigurationError)
+        rest = await asyncio.wait_for(_collect(stream), 5)
+    results = [result, *rest]
+    assert sorted(r.index for r in results) == [0, 1, 2, 3, 4]  # every item, once: none sent after close
+    assert all(isinstance(r.error, sa.ConfigurationError) for r in results)
+    assert len({r.idempotency_key for r in results}) == 5
+
+
+async def test_an_async_input_is_shared_by_the_workers_without_losing_or_repeating_an_item() -> None:
+    """An async generator that suspends between items is read by one worker at a time."""
+    seen: list[bytes | None] = []
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        seen.append(request.body)
+        return OK
+
+    async def items() -> Any:
+        for n in range(40):
+            await asyncio.sleep(0)  # each item takes a suspension to produce
+            yield sa.SubmitItem(sa.VideoRequest(prompt=f"fox {n}"), tag=n)
+
+    async with client(handler, max_concurrency=8) as c:
+        results = await asyncio.wait_for(_collect(c.submit_many(items())), 10)
+    assert sorted(r.tag for r in results) == list(range(40))
+    assert sorted(r.index for r in results) == list(range(40))
+    assert all(r.index == r.tag for r in results)
+    assert len(seen) == 40 and len(set(seen)) == 40
+
+
+async def test_an_input_that_raises_ends_the_stream_with_its_error_after_the_results_so_far() -> None:
+    """The caller's own generator failing is the caller's error, as in a plain loop over it."""
+
+    def items() -> Any:
+        yield REQ
+        yield REQ
+        raise LookupError("the caller's data source broke")
+
+    got: list[sa.SubmitResult] = []
+
+    async def consume(stream: Any) -> None:
+        async for result in stream:
+            got.append(result)
+
+    async with client(lambda request: OK, max_concurrency=1) as c:
+        with pytest.raises(LookupError, match="data source broke"):
+            await consume(c.submit_many(items()))
+    assert [r.ok for r in got] == [True, True]
+
+
+async def test_breaking_out_of_a_stream_cancels_its_work_and_sends_no_more() -> None:
+    """Leaving early stops the workers: nothing more is sent once the stream is closed."""
+    sent = 0
+
+    async def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        nonlocal sent
+        sent += 1
+        await asyncio.sleep(0)
+        return OK
+
+    async with client(handler, max_concurrency=4) as c:
+        stream = c.submit_many([REQ] * 1000, max_pending=8)
+        async for _ in stream:
+            break
         await stream.aclose()
+        after_close = sent
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert sent == after_close <= 1 + 8
 
 
 async def test_the_window_counts_results_not_yet_consumed() -> None:
