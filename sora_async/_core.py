@@ -26,6 +26,7 @@ from ._errors import (
     UnexpectedError,
     Verdict,
 )
+from ._gate import Gate
 from ._http import parse_response
 from ._redact import Redactor, scrub_exception
 from ._retry import CallState, OnRetry, RetryPolicy, retry_after_failure
@@ -58,12 +59,12 @@ class RequestCore:
         self.headers = dict(headers)
         self.limiter = limiter
         self.redact = redact
-        self._gate = asyncio.Semaphore(max_concurrency)
+        self._gate = Gate(max_concurrency)
         self._throttle = ThrottleWatch(asyncio.get_running_loop().time)
         self._urls: dict[Endpoint, str] = {}  # endpoints without a task id: their URL never changes
 
     @property
-    def gate(self) -> asyncio.Semaphore:
+    def gate(self) -> Gate:
         """The concurrency gate: one slot per request in flight (a download holds one while it streams)."""
         return self._gate
 
@@ -89,16 +90,46 @@ class RequestCore:
         started = asyncio.get_running_loop().time()
         gate = self._gate
         try:
-            await gate.acquire()  # not ``async with``: one coroutine less held by each waiting call
+            if not gate.try_enter():  # a waiting call holds its place in the queue and nothing else
+                turn = gate.queue()
+                try:
+                    await turn
+                except asyncio.CancelledError:
+                    gate.abandon(turn)
+                    raise
             try:
                 request = self._request(endpoint, task_id, body, headers)
                 return await self._exchange(endpoint, request, state, timeout, max_body)
             finally:
-                gate.release()
+                gate.leave()
         except SoraError as exc:
             first = exc
         except Exception as exc:  # building the request failed: still an SDK error
             raise self._unexpected(exc, state, endpoint) from exc
+
+        return await self._retry(
+            first, started, endpoint, state, policy, timeout, max_body, task_id, body, headers, on_retry
+        )
+
+    async def _retry(
+        self,
+        first: SoraError,
+        started: float,
+        endpoint: Endpoint,
+        state: CallState,
+        policy: RetryPolicy,
+        timeout: float,
+        max_body: int,
+        task_id: str | None,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        on_retry: OnRetry | None,
+    ) -> Any:
+        """Attempts 2..n, after attempt 1 failed with ``first``.
+
+        A method of its own, not a closure in ``call``: a closure would turn every argument of
+        ``call`` into a cell object on entry, for every call, failed or not.
+        """
 
         async def attempt() -> Any:
             async with self._gate:  # one slot per attempt: a backoff holds none

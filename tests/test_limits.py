@@ -275,7 +275,7 @@ async def test_cancellation_never_leaks_a_slot(server: ScriptedServer, where: st
         with pytest.raises(asyncio.CancelledError):
             await handle
         assert c._shared.core is not None
-        assert c._shared.core._gate._value == 2  # both slots free again
+        assert c._shared.core.gate.free == 2  # both slots free again
     assert len(server.creates) == {"limiter": 1, "backoff": 1, "request": 1}[where]
 
 
@@ -343,5 +343,5 @@ async def test_breaking_out_cancels_in_flight_work(server: ScriptedServer) -> No
                 break
         assert not [t for t in c._shared.tasks if not t.done()]
         assert c._shared.core is not None
-        assert c._shared.core._gate._value == 4
+        assert c._shared.core.gate.free == 4
     assert len(server.creates) <= 1 + 4 + 1

@@ -1,0 +1,84 @@
+"""The concurrency gate: a bound on holders, first come first served, and no slot lost to a cancel."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sora_async._gate import Gate
+
+
+async def hold(gate: Gate, log: list[str], name: str, release: asyncio.Event) -> None:
+    async with gate:
+        log.append(name)
+        await release.wait()
+
+
+async def test_at_most_slots_hold_it_and_the_rest_go_in_arrival_order() -> None:
+    gate, release = Gate(2), asyncio.Event()
+    log: list[str] = []
+    tasks = [asyncio.ensure_future(hold(gate, log, f"t{n}", release)) for n in range(5)]
+    await asyncio.sleep(0)
+    assert log == ["t0", "t1"] and gate.free == 0 and gate.locked()
+    release.set()
+    await asyncio.gather(*tasks)
+    assert log == ["t0", "t1", "t2", "t3", "t4"]
+    assert gate.free == 2 and not gate.locked()
+
+
+async def test_a_waiter_cancelled_in_the_queue_leaves_no_trace() -> None:
+    gate, release = Gate(1), asyncio.Event()
+    log: list[str] = []
+    first = asyncio.ensure_future(hold(gate, log, "first", release))
+    waiting = asyncio.ensure_future(hold(gate, log, "waiting", release))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    release.set()
+    await first
+    assert gate.free == 1 and not gate.locked()  # the cancelled place does not block newcomers
+    assert gate.try_enter()
+
+
+async def test_a_slot_granted_to_a_waiter_cancelled_in_that_instant_passes_on() -> None:
+    gate = Gate(1)
+    assert gate.try_enter()
+    turn = gate.queue()
+    nxt = gate.queue()
+    gate.leave()  # granted to the first place in the queue...
+    assert turn.done() and not nxt.done()
+    gate.abandon(turn)  # ...whose caller was cancelled before it could run: the next one gets it
+    assert nxt.done() and gate.free == 0
+    gate.leave()
+    assert gate.free == 1
+
+
+async def test_the_client_gate_is_free_again_after_cancelled_waiting_calls() -> None:
+    """Calls cancelled while queued for a slot return it all: nothing leaks."""
+    import sora_async as sa
+
+    release = asyncio.Event()
+
+    async def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        await release.wait()
+        return sa.TransportResponse(200, body=b'{"code":"success","data":"task_1"}')
+
+    client = sa.SoraClient(
+        "sk-gate-test-0123456789",
+        base_url="https://relay.test",
+        max_concurrency=2,
+        transport=sa.MockTransport(handler),
+    )
+    async with client:
+        calls = [asyncio.ensure_future(client.create_video(prompt="a fox")) for _ in range(6)]
+        await asyncio.sleep(0.01)
+        for call in calls[2:]:
+            call.cancel()
+        release.set()
+        done = await asyncio.gather(*calls, return_exceptions=True)
+        assert done[:2] == ["task_1", "task_1"]
+        assert all(isinstance(d, asyncio.CancelledError) for d in done[2:])
+        assert client._core().gate.free == 2
+        assert await client.create_video(prompt="a fox") == "task_1"
