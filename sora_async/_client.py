@@ -608,7 +608,7 @@ class SoraClient:
             new_key=new_key,
             track=self._track,
             window=window,
-            workers=min(window, 2 * self._max_concurrency),
+            workers=min(window, self._max_concurrency),
         )
 
     def _track(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
