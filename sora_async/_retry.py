@@ -69,7 +69,10 @@ class RetryPolicy:
     """Seconds from the first attempt after which no new attempt starts; the only bound on 429s,
     because a saturated relay takes seconds to minutes to recover."""
     initial_backoff: float = attrs.field(default=0.5, validator=_number_at_least("initial_backoff", 0))
+    """Seconds of the first backoff ceiling; each failed attempt doubles it (full jitter: the wait is
+    random below it). Backoff is the wait when the relay names none."""
     max_backoff: float = attrs.field(default=30.0, validator=_number_at_least("max_backoff", 0))
+    """The largest backoff ceiling, in seconds."""
     max_retry_after: float = attrs.field(default=120.0, validator=_number_at_least("max_retry_after", 0))
     """The longest server-requested wait we honour; longer requests are cut to this."""
     retry_ambiguous: bool = False
@@ -81,7 +84,15 @@ class RetryPolicy:
         return cls(max_attempts=1, max_elapsed=0)
 
     def backoff(self, attempt: int) -> float:
-        """Full-jitter exponential backoff after failed attempt number ``attempt`` (1-based)."""
+        """Full-jitter exponential backoff after failed attempt number ``attempt`` (1-based).
+
+        Args:
+            attempt: The number of the attempt that failed, 1-based.
+
+        Returns:
+            A random wait in seconds, between 0 and
+                ``min(max_backoff, initial_backoff * 2 ** (attempt - 1))``.
+        """
         ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
         return random.uniform(0, ceiling)
 
@@ -105,11 +116,19 @@ class RetryEvent:
     """
 
     operation: str
+    """The call being retried: ``"create_video"``, ``"get_task"`` or ``"download_video"``."""
     attempt: int
+    """The number of the attempt that failed, 1-based."""
     wait: float
+    """Seconds this call sleeps before its next attempt (which may then wait for a concurrency slot
+    and, for a create, a rate token)."""
     cause: BaseException
+    """The error of the failed attempt."""
     retry_after: float | None = None
+    """The wait the relay asked for (``retry-after-ms`` or ``Retry-After``, before the
+    ``max_retry_after`` cap), or None."""
     idempotency_key: str | None = None
+    """The create's key, the same on every attempt; None for ``get_task`` and downloads."""
 
 
 @attrs.define(kw_only=True, slots=True)

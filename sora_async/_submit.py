@@ -34,8 +34,11 @@ class SubmitItem:
     """
 
     request: VideoRequest | Mapping[str, Any]
+    """The request, as a ``VideoRequest`` or a mapping of its wire fields."""
     idempotency_key: str | None = attrs.field(default=None, kw_only=True)
+    """The key to send it under (one you recorded, to resume safely); default a new one."""
     tag: Any = attrs.field(default=None, kw_only=True)
+    """Anything of yours, handed back on its ``SubmitResult`` to join results to your records."""
 
 
 @attrs.frozen(kw_only=True)
@@ -53,12 +56,20 @@ class SubmitResult:
     """
 
     index: int
+    """The item's position in the input, 0-based (results come as completed, not in order)."""
     request: VideoRequest | Mapping[str, Any] | None
+    """The request: the ``VideoRequest`` the item became, or the item's request as given when it
+    was never sent (it failed validation, or the client was closed first)."""
     task_id: str | None
+    """The created task's id, or None when it failed."""
     error: SoraError | None
+    """Why it failed: always a ``SoraError`` (its ``verdict`` says whether a retry is safe), or None."""
     idempotency_key: str
+    """The key it was sent under: record it to retry an ambiguous item safely."""
     attempts: int
+    """HTTP attempts made for it (0 when nothing was sent)."""
     tag: Any = None
+    """The ``tag`` of its ``SubmitItem``, or None."""
 
     @property
     def ok(self) -> bool:
@@ -75,6 +86,13 @@ class Submission:
     ``idempotency_key`` is known from the start, so it can be recorded before the request is sent.
     Awaiting it from a task that is then cancelled cancels the submission too; await
     ``asyncio.shield(handle)`` to let it finish regardless.
+
+    Built by ``client.submit``, not by hand.
+
+    Args:
+        request: The request being submitted.
+        state: The call's running tally (its key, its attempts so far).
+        task: The task that submits it.
 
     >>> async def create_in_background(client, request: VideoRequest) -> str:
     ...     handle = client.submit(request)

@@ -131,14 +131,31 @@ class Transport(abc.ABC):
     ) -> TransportResponse:
         """Send ``request`` and return the answer, its body capped at ``max_body`` bytes.
 
-        ``timeout`` bounds the whole exchange, connection to last byte (None: no bound). Raises
-        ``APIConnectionError`` / ``APITimeoutError`` when no answer came in time, and
-        ``APIResponseValidationError`` when the body is longer than ``max_body``. A caller's own
-        cancellation (its deadline) must pass through as ``CancelledError``.
+        A caller's own cancellation (its deadline) must pass through as ``CancelledError``.
+
+        Args:
+            request: What to send.
+            max_body: The largest body to read, in bytes; a longer one raises
+                ``APIResponseValidationError``.
+            timeout: Seconds for the whole exchange, connection to last byte; None for no bound.
+
+        Raises:
+            APIConnectionError: No answer came (the connection failed); ``request_sent`` says
+                whether the relay may have seen the request.
+            APITimeoutError: No answer came in time (a subclass of ``APIConnectionError``).
+            APIResponseValidationError: The body is longer than ``max_body``.
         """
 
     def stream(self, request: TransportRequest) -> contextlib.AbstractAsyncContextManager[StreamedResponse]:
-        """Send ``request`` and give its answer with a body to read in chunks (for downloads)."""
+        """Send ``request`` and give its answer with a body to read in chunks (for downloads).
+
+        Args:
+            request: What to send (a GET of a video, usually); the answer's body is read in chunks.
+
+        Raises:
+            NotImplementedError: The transport cannot stream (the default, for a subclass that does
+                not override it).
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot stream")
 
     async def aclose(self) -> None:  # noqa: B027 - optional: most transports hold nothing
@@ -296,7 +313,12 @@ Handler = Callable[
 
 class MockTransport(Transport):
     """Answers every request from ``handler`` (plain or async), in memory: for tests of code that uses
-    the client. Raise ``sa.APIConnectionError`` from the handler to simulate a failure on the wire.
+    the client.
+
+    Args:
+        handler: Called with each ``TransportRequest`` (plain or async); returns the
+            ``TransportResponse``, or raises ``sa.APIConnectionError`` to simulate a failure on the
+            wire.
 
     >>> import sora_async as sa
     >>> seen = []
@@ -328,6 +350,21 @@ class MockTransport(Transport):
     async def send(
         self, request: TransportRequest, *, max_body: int, timeout: float | None = None
     ) -> TransportResponse:
+        """Answer ``request`` from the handler, its body capped at ``max_body`` bytes.
+
+        Whatever the handler raises (``sa.APIConnectionError``, say) passes through as it is.
+
+        Args:
+            request: What to send.
+            max_body: The largest body to return, in bytes; a longer one raises
+                ``APIResponseValidationError``.
+            timeout: Seconds the handler may take to answer; None for no bound.
+
+        Raises:
+            APITimeoutError: The handler did not answer within ``timeout`` (``request_sent`` True).
+            APIResponseValidationError: The body is longer than ``max_body``.
+            TypeError: The handler returned something other than a ``TransportResponse``.
+        """
         try:
             async with timeout_after(timeout):
                 response = await self._answer(request)
@@ -341,6 +378,14 @@ class MockTransport(Transport):
 
     @contextlib.asynccontextmanager
     async def stream(self, request: TransportRequest) -> AsyncIterator[StreamedResponse]:
+        """Answer ``request`` from the handler, its body given in chunks (for downloads).
+
+        Args:
+            request: What to send (a GET of a video, usually); the answer's body is read in chunks.
+
+        Raises:
+            TypeError: The handler returned something other than a ``TransportResponse``.
+        """
         yield _MemoryStream(await self._answer(request))
 
 

@@ -34,23 +34,7 @@ DESCRIBED = ("parameters", "other parameters", "attributes")
 
 # Objects defined in files that others are editing right now. Each entry is expected to fail (strict:
 # an entry that starts passing fails the run, so remove it once its text is pasted in).
-PENDING: dict[str, str] = {
-    # The request path, being rewritten by the lead: the text to paste is in the docs branch's report.
-    "sora_async.RetryEvent": "_retry.py (lead)",
-    "sora_async.RetryPolicy": "_retry.py (lead)",
-    "sora_async.RetryPolicy.backoff": "_retry.py (lead)",
-    "sora_async.Submission": "_submit.py (lead)",
-    "sora_async.SubmitItem": "_submit.py (lead)",
-    "sora_async.SubmitResult": "_submit.py (lead)",
-    "sora_async.MockTransport": "_transport.py (lead)",
-    "sora_async.MockTransport.send": "_transport.py (lead)",
-    "sora_async.MockTransport.stream": "_transport.py (lead)",
-    "sora_async.Transport.send": "_transport.py (lead)",
-    "sora_async.Transport.stream": "_transport.py (lead)",
-    "sora_async.AdaptiveLimiter": "limits/_adaptive.py (lead)",
-    "sora_async.AdaptiveLimiter.observe": "limits/_adaptive.py (lead)",
-    "sora_async.AdaptiveLimiter.pause": "limits/_adaptive.py (lead)",
-}
+PENDING: dict[str, str] = {}
 
 
 def parameters(func: Callable[..., Any]) -> list[str]:

@@ -43,6 +43,13 @@ class AdaptiveLimiter(Limiter):
 
     Give ``ceiling`` (a ``RateLimit``) to start paced at that rate and never exceed it.
 
+    Args:
+        ceiling: A ``RateLimit`` to start paced at and never exceed (its rate only: its ``burst`` is
+            not used); None (the default) to start unlimited until the first 429.
+        growth_interval: The least time, in seconds, between two steps up of the paced rate; the
+            measured round trip, when longer, is used instead, so the rate grows once per round
+            trip at most (doubling each step until a second 429 bounds it, then slowly).
+
     >>> AdaptiveLimiter().rate  # no limit until the relay answers 429
     inf
     >>> AdaptiveLimiter(ceiling=RateLimit(20)).rate
@@ -221,14 +228,25 @@ class AdaptiveLimiter(Limiter):
     # --- feedback ----------------------------------------------------------------------------------
 
     async def pause(self, seconds: float) -> None:
-        """Hold starts back for the certain part of a relay's wait (see the module docstring)."""
+        """Hold starts back for the certain part of a relay's wait (see the module docstring).
+
+        Args:
+            seconds: The relay's wait. A whole number n >= 1 is taken for a whole-second
+                ``Retry-After: n`` and held for n - 1 seconds, the part that is certain; any other
+                wait is held in full.
+        """
         if seconds >= 1.0 and float(seconds).is_integer():
             seconds -= 1.0  # "Retry-After: n" in whole seconds: the wait is in (n - 1, n]
         if seconds > 0:
             self._pause.extend(seconds)
 
     def observe(self, *, started: float, throttled: bool) -> None:
-        """An attempt that started at ``started`` was (not) answered 429."""
+        """An attempt that started at ``started`` was (not) answered 429.
+
+        Args:
+            started: When the attempt started, on the event loop's clock.
+            throttled: The relay answered 429.
+        """
         if not throttled:
             if self._open:
                 self._allowance += 2
