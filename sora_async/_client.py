@@ -17,7 +17,15 @@ import logging
 import os
 import uuid
 import warnings
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+)
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -378,14 +386,22 @@ class SoraClient:
         """
         video = _request_from(request, fields)
         state = _create_state(idempotency_key)
-        return await self._create(video, state, retry, timeout)
+        return self._task_id(await self._create_call(video, state, retry, timeout), state)
 
     async def _create(
         self, request: VideoRequest, state: CallState, retry: RetryPolicy | None, timeout: float | None
     ) -> str:
+        """``create_video`` for ``submit`` and ``submit_many``, which make the state themselves."""
+        return self._task_id(await self._create_call(request, state, retry, timeout), state)
+
+    def _create_call(
+        self, request: VideoRequest, state: CallState, retry: RetryPolicy | None, timeout: float | None
+    ) -> Coroutine[Any, Any, Any]:
+        """The core's call for a create, not yet awaited: a plain function, so that a call waiting
+        for its slot holds no coroutine of its own here (thousands wait under ``gather``)."""
         core = self._core()
         options = self._options
-        payload = await core.call(
+        return core.call(
             self._dialect.create,
             state=state,
             policy=retry or options.retry,
@@ -395,8 +411,11 @@ class SoraClient:
             headers={**self._call_headers, "Idempotency-Key": state.idempotency_key or ""},
             on_retry=options.on_retry,
         )
+
+    def _task_id(self, payload: Any, state: CallState) -> str:
+        """The task id in a create's success answer; a success without one is ambiguous."""
         task_id = self._dialect.task_id_from_create(payload)
-        if task_id is None:  # a success without an id: the task may exist, so never retried blind
+        if task_id is None:  # the task may exist, so it is never retried blind
             cause = no_task_id(payload, self._redact)
             raise AmbiguousSubmissionError(
                 state.idempotency_key or "", cause, attempts=state.attempts
