@@ -108,6 +108,7 @@ def throughput_section(data: dict[str, Any]) -> str:
         ("cpu_us_per_request", "client CPU µs/req"),
         ("vs_raw", "vs raw aiohttp"),
         ("spread", "middle half of the rounds"),
+        ("vs_raw_gather", "vs raw aiohttp under gather"),
         ("vs_openai_aiohttp", "vs openai (aiohttp)"),
     ]
     intro = (
@@ -115,7 +116,10 @@ def throughput_section(data: dict[str, Any]) -> str:
         f"round), {data['concurrency']} in flight, against a minimal aiohttp server in its own process that "
         "answers every POST with a success envelope. req/s and CPU (the client process's) are medians of "
         "the rounds; each ratio is the median of the ratios within a round, which cancels the drift of a "
-        "shared machine's load."
+        "shared machine's load. *raw aiohttp* is 64 workers in a loop; *raw aiohttp under gather* is the "
+        "same requests in the shape `gather` gives (all tasks at once behind a semaphore), the fair floor "
+        "for `create_video` under `gather`: thousands of waiting tasks cost the event loop and the garbage "
+        "collector whatever library sends the requests."
     )
     image = f"\n\n![throughput by client]({chart.relative_to(DOC.parent).as_posix()})" if chart else ""
     return f"## (a) Throughput\n\n{intro}\n\n{table(rows, columns)}{image}"
@@ -304,7 +308,8 @@ def _sora_async_notes(results: dict[str, dict[str, Any]]) -> list[str]:
         notes.append(
             "The first two rows of (a) are `SoraClient()` as it comes (no rate, limiter or retry argument; "
             "`max_concurrency` set like every client's): the adaptive limiter sets no client-side limit "
-            f"until the relay first answers 429 ({defaults['vs_raw']}x raw aiohttp). Rows marked *tuned* "
+            f"until the relay first answers 429 ({defaults['vs_raw']}x raw aiohttp, "
+            f"{defaults.get('vs_raw_gather')}x raw aiohttp in the same gather shape). Rows marked *tuned* "
             "are not the defaults."
         )
     return notes
