@@ -5,100 +5,40 @@
 
 This module owns the lifecycle (connections are opened lazily inside the running loop and closed by
 ``aclose``), the per-call options (``timeout=``, ``retry=``, ``with_options``), and the calls users
-make. What is shared between a client and its ``with_options`` views (connections, the concurrency
-gate, the limiter, background submissions) lives in one ``_Shared`` object.
+make. Its parts live next to it: the options and what a client shares with its ``with_options``
+views (``_client_state``), the choices made from its arguments (``_client_setup``), what a create
+starts from (``_create``) and the polling of ``wait_for_task`` (``_wait``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
-import logging
 import os
-import uuid
 import warnings
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    Awaitable,
-    Callable,
-    Coroutine,
-    Iterable,
-    Mapping,
-)
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
-import attrs
-
-from ._checks import (
-    check_headers,
-    check_idempotency_key,
-    check_positive_int,
-    check_seconds,
-    check_task_id,
-    checked_base_url,
-    clean_api_key,
-)
-from ._compat import timeout_after
+from ._checks import check_headers, check_positive_int, check_seconds, check_task_id, clean_api_key
+from ._client_setup import choose_limiter, choose_transport, open_core
+from ._client_state import DEFAULT_MAX_RESPONSE_BYTES, Options, Shared
 from ._core import RequestCore, no_task_id
+from ._create import create_state, new_key, request_from
 from ._dialects import Dialect, get_dialect
 from ._download import DownloadProgress, download_video
-from ._errors import (
-    AmbiguousSubmissionError,
-    APIResponseValidationError,
-    ConfigurationError,
-    TaskFailedError,
-    TaskTimeoutError,
-)
-from ._errors import ValidationError as _ValidationError
-from ._models import TaskStatus, VideoRequest, VideoTask
+from ._errors import AmbiguousSubmissionError, APIResponseValidationError, ConfigurationError
+from ._models import VideoRequest, VideoTask
 from ._redact import Redactor
 from ._retry import CallState, OnRetry, RetryPolicy
 from ._serde import dumps_request
 from ._stream import stream_results
 from ._submit import Submission, SubmitInput, SubmitResult
-from ._transport import AiohttpTransport, Transport
-from .limits import AdaptiveLimiter, Limiter, RateLimit, make_limiter
+from ._transport import Transport
+from ._wait import ProgressCallback, poll_until_done
+from .limits import Limiter, RateLimit
 
-__all__ = ["SoraClient"]
-
-logger = logging.getLogger("sora_async")
-
-try:
-    _VERSION = version("sora-async")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    _VERSION = "0+unknown"
-
-USER_AGENT = f"sora-async/{_VERSION}"
-DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
-"""The largest answer body read (8 MiB; task answers are a few KB): a bigger one is an error."""
-UNKNOWN_STATUS_POLLS = 5
-"""Polls in a row with a status word nobody documents before ``wait_for_task`` stops with an error."""
-
-ProgressCallback = Callable[[VideoTask], object]
-
-
-@attrs.frozen(kw_only=True)
-class _Options:
-    """What a ``with_options`` view may change; everything else is shared with the parent."""
-
-    retry: RetryPolicy
-    timeout: float
-    max_response_bytes: int
-    on_retry: OnRetry | None
-    headers: Mapping[str, str]
-
-
-class _Shared:
-    """Connections, gate, limiter and background submissions: one per client and all its views."""
-
-    def __init__(self) -> None:
-        self.core: RequestCore | None = None
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.closed = False
+__all__ = ["SoraClient", "new_key"]  # new_key: the batch imports it from here
 
 
 class SoraClient:
@@ -162,29 +102,27 @@ class SoraClient:
         check_positive_int("max_concurrency", max_concurrency)
         check_positive_int("max_response_bytes", max_response_bytes)
         check_seconds("connect_timeout", connect_timeout)
-        if transport is not None and not isinstance(transport, Transport):
-            raise _ValidationError("transport", "must be a sora_async Transport (or None)", transport)
+        self._transport = choose_transport(
+            transport, max_concurrency=max_concurrency, connect_timeout=connect_timeout
+        )
         key = api_key if api_key is not None else os.environ.get("SORA_API_KEY")
         self._api_key = clean_api_key(key)
         self._base_url = base_url if base_url is not None else os.environ.get("SORA_BASE_URL")
         self._dialect = get_dialect(dialect)
-        self._limiter: Limiter = _choose_limiter(rate_limit, adaptive)
+        self._limiter: Limiter = choose_limiter(rate_limit, adaptive)
         self._owns_limiter = not isinstance(rate_limit, Limiter)
         self._max_concurrency = max_concurrency
         self._allow_insecure_http = bool(allow_insecure_http)
-        self._transport = transport or AiohttpTransport(
-            max_connections=max_concurrency, connect_timeout=connect_timeout
-        )
         self._owns_transport = transport is None
         self._redact = Redactor(self._api_key)
-        self._options = _Options(
-            retry=_checked_policy(retry) or RetryPolicy(),
-            timeout=check_seconds("timeout", timeout),
+        self._options = Options.checked(
+            retry=retry,
+            timeout=timeout,
             max_response_bytes=max_response_bytes,
             on_retry=on_retry,
-            headers=MappingProxyType(check_headers(headers)),
+            headers=headers,
         )
-        self._shared = _Shared()
+        self._shared = Shared()
         self._parent: SoraClient | None = None
         self._call_headers: Mapping[str, str] = {}  # a view's own extra headers, sent per call
 
@@ -258,19 +196,13 @@ class SoraClient:
         >>> patient.timeout, patient.retry.max_attempts, patient.limiter is client.limiter
         (300, 10, True)
         """
-        changes: dict[str, Any] = {}
-        if retry is not None:
-            changes["retry"] = _checked_policy(retry)
-        if timeout is not None:
-            changes["timeout"] = check_seconds("timeout", timeout)
-        if max_response_bytes is not None:
-            changes["max_response_bytes"] = check_positive_int("max_response_bytes", max_response_bytes)
-        if on_retry is not None:
-            changes["on_retry"] = on_retry
+        options = self._options.changed(
+            retry=retry, timeout=timeout, max_response_bytes=max_response_bytes, on_retry=on_retry
+        )
         extra = check_headers(headers) if headers is not None else {}
         view = object.__new__(SoraClient)
         view.__dict__.update(self.__dict__)
-        view._options = attrs.evolve(self._options, **changes)
+        view._options = options
         view._parent = self._parent or self
         view._call_headers = MappingProxyType({**self._call_headers, **extra})
         return view
@@ -294,12 +226,7 @@ class SoraClient:
         if self._parent is not None:
             return
         shared = self._shared
-        shared.closed = True
-        tasks = [t for t in shared.tasks if not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await shared.cancel_tasks()
         if self._owns_transport:
             await self._transport.aclose()
         if self._owns_limiter:
@@ -334,19 +261,12 @@ class SoraClient:
         if shared.closed:
             raise ConfigurationError("this SoraClient is closed; create a new one")
         if shared.core is None:
-            if not self._api_key:
-                raise ConfigurationError("no API key: pass api_key=... or set $SORA_API_KEY")
-            base = checked_base_url(self._base_url, allow_insecure_http=self._allow_insecure_http)
-            shared.core = RequestCore(
+            shared.core = open_core(
                 transport=self._transport,
-                base_url=base,
-                headers={
-                    "User-Agent": USER_AGENT,
-                    "Accept": "application/json",
-                    "Content-Type": "application/json",
-                    **self._options.headers,
-                    "Authorization": f"Bearer {self._api_key}",
-                },
+                api_key=self._api_key,
+                base_url=self._base_url,
+                allow_insecure_http=self._allow_insecure_http,
+                headers=self._options.headers,
                 limiter=self._limiter,
                 max_concurrency=self._max_concurrency,
                 redact=self._redact,
@@ -384,8 +304,8 @@ class SoraClient:
             APIStatusError: The relay refused (``verdict`` says whether trying again can help).
             APIConnectionError: No answer came after the retries.
         """
-        video = _request_from(request, fields)
-        state = _create_state(idempotency_key)
+        video = request_from(request, fields)
+        state = create_state(idempotency_key)
         return self._task_id(await self._create_call(video, state, retry, timeout), state)
 
     async def _create(
@@ -486,30 +406,15 @@ class SoraClient:
             APIResponseValidationError: The relay kept answering a status word no family documents.
         """
         check_task_id(task_id)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        interval = poll_interval
-        last: VideoTask | None = None
-        unknown_in_a_row = 0
-        try:
-            async with timeout_after(timeout):
-                while True:
-                    last = await self.get_task(task_id)
-                    if on_progress is not None:
-                        outcome = on_progress(last)
-                        if isinstance(outcome, Awaitable):
-                            await outcome
-                    if last.status is TaskStatus.SUCCESS:
-                        return last
-                    if last.status is TaskStatus.FAILURE:
-                        raise TaskFailedError(last)
-                    unknown_in_a_row = unknown_in_a_row + 1 if last.status is TaskStatus.UNKNOWN else 0
-                    if unknown_in_a_row >= UNKNOWN_STATUS_POLLS:
-                        raise _unknown_status(last, unknown_in_a_row, self._dialect)
-                    await asyncio.sleep(interval)
-                    interval = min(max_poll_interval, interval * 1.5)
-        except asyncio.TimeoutError:
-            raise TaskTimeoutError(task_id, loop.time() - started, last) from None
+        return await poll_until_done(
+            self.get_task,
+            task_id,
+            dialect=self._dialect,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            on_progress=on_progress,
+        )
 
     async def download_video(
         self,
@@ -580,9 +485,9 @@ class SoraClient:
             ValidationError: A bad request or key, at once.
             ConfigurationError: The client is closed or has no key or base URL.
         """
-        video = _request_from(request, fields)
+        video = request_from(request, fields)
         self._core()
-        state = _create_state(idempotency_key)
+        state = create_state(idempotency_key)
         task = self._track(self._create(video, state, retry, timeout))
         return Submission(video, state, task)
 
@@ -636,66 +541,3 @@ class SoraClient:
         tasks.add(task)
         task.add_done_callback(tasks.discard)
         return task
-
-
-_KEY_PREFIX = uuid.uuid4().hex
-_key_counter = itertools.count(1)
-
-
-def new_key() -> str:
-    """A fresh idempotency key: a random per-process prefix and a counter.
-
-    As unique as a uuid4 per key (the 128-bit prefix is random), without a system call per request.
-    """
-    return f"{_KEY_PREFIX}-{next(_key_counter)}"
-
-
-def _create_state(idempotency_key: str | None) -> CallState:
-    if idempotency_key is not None:
-        check_idempotency_key(idempotency_key)
-    return CallState(operation="create_video", creates=True, idempotency_key=idempotency_key or new_key())
-
-
-def _request_from(request: VideoRequest | None, fields: Mapping[str, Any]) -> VideoRequest:
-    """The request given, or one built from keyword fields; never both."""
-    if request is None:
-        if not fields:
-            raise _ValidationError("request", "must be a VideoRequest, or its fields as keywords", None)
-        return VideoRequest(**fields)
-    if not isinstance(request, VideoRequest):
-        raise _ValidationError("request", "must be a VideoRequest", request)
-    if fields:
-        raise _ValidationError(
-            "request", "cannot be combined with keyword fields (give one or the other)", sorted(fields)
-        )
-    return request
-
-
-def _unknown_status(task: VideoTask, polls: int, dialect: Dialect) -> APIResponseValidationError:
-    word = task.raw.get("status") if isinstance(task.raw, Mapping) else None
-    error = APIResponseValidationError(
-        f"task {task.task_id} reported the status {word!r} {polls} times in a row; no relay family "
-        f"documents it, so its end cannot be told (dialect {dialect.name!r}: is it the right one?)",
-        status_code=200,
-    )
-    error.verdict = error.verdict.FATAL
-    return error
-
-
-def _choose_limiter(rate_limit: RateLimit | Limiter | None, adaptive: bool | None) -> Limiter:
-    """Adaptive discovery by default when no rate is given; a given RateLimit is then its ceiling."""
-    if adaptive is None:
-        adaptive = rate_limit is None
-    if not adaptive:
-        return make_limiter(rate_limit)
-    if rate_limit is not None and not isinstance(rate_limit, RateLimit):
-        raise _ValidationError(
-            "adaptive", "can only be combined with a RateLimit (as its ceiling)", rate_limit
-        )
-    return AdaptiveLimiter(ceiling=rate_limit)
-
-
-def _checked_policy(retry: object) -> RetryPolicy | None:
-    if retry is not None and not isinstance(retry, RetryPolicy):
-        raise _ValidationError("retry", "must be a RetryPolicy", retry)
-    return retry

@@ -22,12 +22,13 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import attrs
 import tenacity
 
-from ._errors import AmbiguousSubmissionError, RateLimitError, SoraError, ValidationError, Verdict
+from ._checks import check_at_least, field_check
+from ._errors import AmbiguousSubmissionError, RateLimitError, SoraError, Verdict
 from ._throttle import ThrottleWatch
 
 __all__ = [
@@ -45,14 +46,6 @@ logger = logging.getLogger("sora_async")
 T = TypeVar("T")
 
 
-def _number_at_least(field: str, low: float) -> Callable[[Any, Any, Any], None]:
-    def check(_: object, __: object, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low:
-            raise ValidationError(field, f"must be a number >= {low:g}", value)
-
-    return check
-
-
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
     """How hard to try before giving up. Pass to ``SoraClient(retry=...)`` or per call.
@@ -63,17 +56,17 @@ class RetryPolicy:
     1
     """
 
-    max_attempts: int = attrs.field(default=6, validator=_number_at_least("max_attempts", 1))
+    max_attempts: int = attrs.field(default=6, validator=field_check(check_at_least, 1))
     """Attempts in all, the first included, not counting those answered 429 (see ``max_elapsed``)."""
-    max_elapsed: float = attrs.field(default=300.0, validator=_number_at_least("max_elapsed", 0))
+    max_elapsed: float = attrs.field(default=300.0, validator=field_check(check_at_least, 0))
     """Seconds from the first attempt after which no new attempt starts; the only bound on 429s,
     because a saturated relay takes seconds to minutes to recover."""
-    initial_backoff: float = attrs.field(default=0.5, validator=_number_at_least("initial_backoff", 0))
+    initial_backoff: float = attrs.field(default=0.5, validator=field_check(check_at_least, 0))
     """Seconds of the first backoff ceiling; each failed attempt doubles it (full jitter: the wait is
     random below it). Backoff is the wait when the relay names none."""
-    max_backoff: float = attrs.field(default=30.0, validator=_number_at_least("max_backoff", 0))
+    max_backoff: float = attrs.field(default=30.0, validator=field_check(check_at_least, 0))
     """The largest backoff ceiling, in seconds."""
-    max_retry_after: float = attrs.field(default=120.0, validator=_number_at_least("max_retry_after", 0))
+    max_retry_after: float = attrs.field(default=120.0, validator=field_check(check_at_least, 0))
     """The longest server-requested wait we honour; longer requests are cut to this."""
     retry_ambiguous: bool = False
     """Retry creates that may have succeeded (safe only if the relay honours Idempotency-Key)."""
