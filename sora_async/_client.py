@@ -38,7 +38,7 @@ from ._transport import Transport
 from ._wait import ProgressCallback, poll_until_done
 from .limits import Limiter, RateLimit
 
-__all__ = ["SoraClient", "new_key"]  # new_key: the batch imports it from here
+__all__ = ["SoraClient"]
 
 
 class SoraClient:
@@ -515,8 +515,8 @@ class SoraClient:
             max_pending: The most items held at once.
 
         Raises:
-            ValidationError: A bad ``max_pending``.
-            ConfigurationError: The client is closed or has no key or base URL.
+            ValidationError: A bad ``max_pending`` (at once, when called).
+            ConfigurationError: The client is closed or has no key or base URL (at once).
         """
         if max_pending is not None:
             check_positive_int("max_pending", max_pending)

@@ -26,7 +26,8 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from .._client import SoraClient, new_key
+from .._client import SoraClient
+from .._create import new_key
 from .._errors import (
     AmbiguousSubmissionError,
     APIStatusError,
