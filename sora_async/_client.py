@@ -3,9 +3,10 @@
     VideoRequest -> JSON body -> request core (gate, limiter, transport, the answer's meaning,
     retries) -> the dialect reads the success -> task id / VideoTask
 
-This module owns the lifecycle (connections are opened lazily inside the running loop and closed by
-``aclose``), the per-call options (``timeout=``, ``retry=``, ``with_options``), and the calls users
-make. Its parts live next to it: the options and what a client shares with its ``with_options``
+This module holds the constructor and the calls users make, with their per-call options
+(``timeout=``, ``retry=``). Its parts live next to it: the read-only configuration, ``with_options``
+views and the lifecycle (``_client_base``: connections opened lazily inside the running loop, closed
+by ``aclose``), the options and what a client shares with its ``with_options``
 views (``_client_state``), the choices made from its arguments (``_client_setup``), what a create
 starts from (``_create``) and the polling of ``wait_for_task`` (``_wait``).
 """
@@ -14,20 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import warnings
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Coroutine, Iterable, Mapping
 from pathlib import Path
-from types import MappingProxyType, TracebackType
 from typing import Any
 
-from ._checks import check_headers, check_positive_int, check_seconds, check_task_id, clean_api_key
-from ._client_setup import choose_limiter, choose_transport, open_core
+from ._checks import check_positive_int, check_seconds, check_task_id, clean_api_key
+from ._client_base import ClientBase
+from ._client_setup import choose_limiter, choose_transport
 from ._client_state import DEFAULT_MAX_RESPONSE_BYTES, Options, Shared
-from ._core import RequestCore, no_task_id
+from ._core import no_task_id
 from ._create import create_state, new_key, request_from
 from ._dialects import Dialect, get_dialect
 from ._download import DownloadProgress, download_video
-from ._errors import AmbiguousSubmissionError, APIResponseValidationError, ConfigurationError
+from ._errors import AmbiguousSubmissionError, APIResponseValidationError
 from ._models import VideoRequest, VideoTask
 from ._redact import Redactor
 from ._retry import CallState, OnRetry, RetryPolicy
@@ -41,7 +41,7 @@ from .limits import Limiter, RateLimit
 __all__ = ["SoraClient"]
 
 
-class SoraClient:
+class SoraClient(ClientBase):
     """An async client for a Sora relay: rate-limited, retrying, idempotent, bounded.
 
     Create one per process and reuse it (``async with`` or ``aclose()``). Configuration is read-only
@@ -125,153 +125,6 @@ class SoraClient:
         self._shared = Shared()
         self._parent: SoraClient | None = None
         self._call_headers: Mapping[str, str] = {}  # a view's own extra headers, sent per call
-
-    # --- configuration (read-only) ------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str | None:
-        """The relay's address as given."""
-        return self._base_url
-
-    @property
-    def dialect(self) -> Dialect:
-        """The relay family spoken: routes and answer shapes."""
-        return self._dialect
-
-    @property
-    def limiter(self) -> Limiter:
-        """The rate limiter every create passes through."""
-        return self._limiter
-
-    @property
-    def max_concurrency(self) -> int:
-        """Requests in flight at once."""
-        return self._max_concurrency
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The default retry policy of this client (or view)."""
-        return self._options.retry
-
-    @property
-    def timeout(self) -> float:
-        """Seconds one attempt may take."""
-        return self._options.timeout
-
-    @property
-    def max_response_bytes(self) -> int:
-        """The largest answer body read."""
-        return self._options.max_response_bytes
-
-    @property
-    def on_retry(self) -> OnRetry | None:
-        """The callback told of each retry (change it with ``with_options``)."""
-        return self._options.on_retry
-
-    def with_options(
-        self,
-        *,
-        retry: RetryPolicy | None = None,
-        timeout: float | None = None,
-        max_response_bytes: int | None = None,
-        on_retry: OnRetry | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> SoraClient:
-        """A view of this client with other per-call options, sharing its connections, gate and limiter.
-
-        Closing the view closes nothing: the client it came from owns the connections.
-
-        Args:
-            retry: Another default ``RetryPolicy``.
-            timeout: Another per-attempt timeout in seconds.
-            max_response_bytes: Another cap on answer bodies.
-            on_retry: Another retry callback.
-            headers: Extra headers, merged over this client's.
-
-        Raises:
-            ValidationError: An option of the wrong type or range.
-
-        >>> client = SoraClient(api_key="sk-test-key", base_url="https://relay.example")
-        >>> patient = client.with_options(timeout=300, retry=RetryPolicy(max_attempts=10))
-        >>> patient.timeout, patient.retry.max_attempts, patient.limiter is client.limiter
-        (300, 10, True)
-        """
-        options = self._options.changed(
-            retry=retry, timeout=timeout, max_response_bytes=max_response_bytes, on_retry=on_retry
-        )
-        extra = check_headers(headers) if headers is not None else {}
-        view = object.__new__(SoraClient)
-        view.__dict__.update(self.__dict__)
-        view._options = options
-        view._parent = self._parent or self
-        view._call_headers = MappingProxyType({**self._call_headers, **extra})
-        return view
-
-    # --- lifecycle ---------------------------------------------------------------------------------
-
-    async def __aenter__(self) -> SoraClient:
-        self._core()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Cancel unfinished submissions and close the connections. Safe to call more than once.
-
-        On a ``with_options`` view this does nothing: the client it came from owns the connections.
-        """
-        if self._parent is not None:
-            return
-        shared = self._shared
-        await shared.cancel_tasks()
-        if self._owns_transport:
-            await self._transport.aclose()
-        if self._owns_limiter:
-            await self._limiter.aclose()
-        shared.core = None
-
-    @property
-    def closed(self) -> bool:
-        """True once ``aclose()`` has run (or the ``async with`` block has ended)."""
-        return self._shared.closed
-
-    def __repr__(self) -> str:
-        key = "set" if self._api_key else "missing"
-        return (
-            f"SoraClient(base_url={self._base_url!r}, dialect={self._dialect.name!r}, api_key=<{key}>, "
-            f"limiter={self._limiter!r}, max_concurrency={self._max_concurrency})"
-        )
-
-    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
-        shared = self.__dict__.get("_shared")
-        owner = self.__dict__.get("_parent") is None and self.__dict__.get("_owns_transport")
-        if owner and shared is not None and shared.core is not None and not shared.closed:
-            _warn(
-                f"unclosed {self!r}: use 'async with' or 'await client.aclose()'",
-                ResourceWarning,
-                source=self,
-            )
-
-    def _core(self) -> RequestCore:
-        """The shared request core, made on first use inside the running loop."""
-        shared = self._shared
-        if shared.closed:
-            raise ConfigurationError("this SoraClient is closed; create a new one")
-        if shared.core is None:
-            shared.core = open_core(
-                transport=self._transport,
-                api_key=self._api_key,
-                base_url=self._base_url,
-                allow_insecure_http=self._allow_insecure_http,
-                headers=self._options.headers,
-                limiter=self._limiter,
-                max_concurrency=self._max_concurrency,
-                redact=self._redact,
-            )
-        return shared.core
 
     # --- single calls ------------------------------------------------------------------------------
 

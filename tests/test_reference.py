@@ -54,8 +54,13 @@ def has_own_constructor(cls: type) -> bool:
 
 
 def public_methods(cls: type) -> Iterator[tuple[str, Callable[..., Any]]]:
-    """Public functions, class methods and static methods defined on the class itself."""
-    for name, value in vars(cls).items():
+    """Public functions, class methods and static methods of the class, and of its own package's bases
+    (the reference shows ``SoraClient``'s inherited members as its own)."""
+    own = [c for c in cls.__mro__ if c.__module__.startswith("sora_async")]
+    members: dict[str, Any] = {}
+    for klass in reversed(own):
+        members.update(vars(klass))
+    for name, value in members.items():
         if name.startswith("_"):
             continue
         if isinstance(value, (classmethod, staticmethod)):
