@@ -14,6 +14,7 @@ starts from (``_create``) and the polling of ``wait_for_task`` (``_wait``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Coroutine, Iterable, Mapping
 from pathlib import Path
@@ -375,9 +376,8 @@ class SoraClient(ClientBase):
             check_positive_int("max_pending", max_pending)
         self._core()
 
-        async def create(request: VideoRequest, state: CallState) -> str:
-            return await self._create(request, state, retry, timeout)
-
+        # a partial, not a closure: one coroutine less per item
+        create = functools.partial(self._create, retry=retry, timeout=timeout)
         window = max_pending or 2 * self._max_concurrency
         return stream_results(
             requests,

@@ -67,7 +67,8 @@ async def stream_results(
                 pool.ready.clear()
                 await pool.ready.wait()
             elif pool.client_closed and not pool.source.exhausted:
-                taken = await pool.source.take()  # the client is gone: what is left still gets answers
+                source = pool.source  # the client is gone: what is left still gets answers
+                taken = source.take_now() if source.plain else await source.take()
                 if taken is not None:
                     yield pool.closed_result(*taken)
             else:
@@ -94,20 +95,37 @@ class _Source:
         self._index = 0
         self.exhausted = False
 
-    async def take(self) -> tuple[int, SubmitInput] | None:
-        """The next item and its index, or None once the input is spent."""
+    @property
+    def plain(self) -> bool:
+        """A plain iterable: ``take_now`` reads it without awaiting anything."""
+        return self._sync is not None
+
+    def take_now(self) -> tuple[int, SubmitInput] | None:
+        """The next item of a plain iterable and its index, or None once it is spent."""
+        assert self._sync is not None
         if self.exhausted:
             return None
         try:
-            if self._sync is not None:
-                item = next(self._sync)
-            else:
-                assert self._async is not None
-                async with self._lock:  # another worker may have spent it while this one waited
-                    item = await self._async.__anext__()
-        except (StopIteration, StopAsyncIteration):
+            item = next(self._sync)
+        except StopIteration:
             self.exhausted = True
             return None
+        return self._numbered(item)
+
+    async def take(self) -> tuple[int, SubmitInput] | None:
+        """The next item of an async iterable and its index, or None once it is spent."""
+        assert self._async is not None
+        if self.exhausted:
+            return None
+        try:
+            async with self._lock:  # another worker may have spent it while this one waited
+                item = await self._async.__anext__()
+        except StopAsyncIteration:
+            self.exhausted = True
+            return None
+        return self._numbered(item)
+
+    def _numbered(self, item: SubmitInput) -> tuple[int, SubmitInput]:
         index = self._index
         self._index += 1
         return index, item
@@ -151,17 +169,21 @@ class _Pool:
             await self.room.wait()
         self.in_flight += 1
         try:
-            taken = await self.source.take()
+            source = self.source
+            taken = source.take_now() if source.plain else await source.take()
             if taken is None:
                 return False
             index, raw = taken
-            item = raw if isinstance(raw, SubmitItem) else SubmitItem(raw)
-            state = self._state(item)
+            if isinstance(raw, SubmitItem):
+                request, key, tag = raw.request, raw.idempotency_key, raw.tag
+            else:  # a plain item needs no SubmitItem built around it
+                request, key, tag = raw, None, None
+            state = self._state(key)
             try:
-                result = await self._one(index, item, state)
+                result = await self._one(index, request, tag, state)
             except asyncio.CancelledError:
                 if not self.leaving:  # the client closed: this item still gets its answer
-                    self._finish(_result(index, item.request, item, state, None, ConfigurationError(_CLOSED)))
+                    self._finish(_result(index, request, tag, state, None, ConfigurationError(_CLOSED)))
                 raise
             self._finish(result)
             return True
@@ -172,30 +194,29 @@ class _Pool:
         self.done.append(result)
         self.ready.set()
 
-    async def _one(self, index: int, item: SubmitItem, state: CallState) -> SubmitResult:
+    async def _one(self, index: int, request: Any, tag: Any, state: CallState) -> SubmitResult:
         """One item's result: never raises (short of cancellation), whatever the create raised."""
-        request: Any = item.request
         try:
             request = validated_request(request)
             task_id = await self.create(request, state)
         except SoraError as exc:
-            return _result(index, request, item, state, None, exc)
+            return _result(index, request, tag, state, None, exc)
         except Exception as exc:  # the client wraps what it foresaw; this catches the rest
-            return _result(index, request, item, state, None, UnexpectedError(exc, during="create_video"))
-        return _result(index, request, item, state, task_id, None)
+            return _result(index, request, tag, state, None, UnexpectedError(exc, during="create_video"))
+        return _result(index, request, tag, state, task_id, None)
 
     def closed_result(self, index: int, raw: SubmitInput) -> SubmitResult:
         """The answer for an item taken after the client was closed: nothing was sent."""
         item = raw if isinstance(raw, SubmitItem) else SubmitItem(raw)
-        return _result(index, item.request, item, self._state(item), None, ConfigurationError(_CLOSED))
+        state = self._state(item.idempotency_key)
+        return _result(index, item.request, item.tag, state, None, ConfigurationError(_CLOSED))
 
-    def _state(self, item: SubmitItem) -> CallState:
-        key = item.idempotency_key or self.new_key()
-        return CallState(operation="create_video", creates=True, idempotency_key=key)
+    def _state(self, key: str | None) -> CallState:
+        return CallState(operation="create_video", creates=True, idempotency_key=key or self.new_key())
 
 
 def _result(
-    index: int, request: Any, item: SubmitItem, state: CallState, task_id: str | None, error: SoraError | None
+    index: int, request: Any, tag: Any, state: CallState, task_id: str | None, error: SoraError | None
 ) -> SubmitResult:
     return SubmitResult(
         index=index,
@@ -204,5 +225,5 @@ def _result(
         error=error,
         idempotency_key=state.idempotency_key or "",
         attempts=state.attempts,
-        tag=item.tag,
+        tag=tag,
     )
