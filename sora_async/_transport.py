@@ -27,12 +27,13 @@ import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
 
 import aiohttp
 import yarl
 
 from ._compat import current_task_cancelling, timeout_after
+from ._deadlines import COARSE_FROM, DeadlineWatch
 from ._errors import APIConnectionError, APIResponseValidationError, APITimeoutError
 
 __all__ = [
@@ -173,20 +174,28 @@ _CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
 class AiohttpTransport(Transport):
     """The default transport: one ``aiohttp.ClientSession``, made on first use in the running loop.
 
-    ``max_connections`` bounds the pool (the client matches it to its concurrency), and
+    ``max_connections`` bounds the pool (the client matches it to its concurrency),
     ``connect_timeout`` bounds setting up a connection, and the ``timeout`` of each ``send`` the
-    whole exchange, with aiohttp's own timer (one per request, no extra task or handle); a caller's
-    own deadline still wins, as a cancellation.
+    whole exchange. A timeout of ``COARSE_FROM`` (2.5) seconds or more is kept by one shared
+    ``DeadlineWatch`` for all requests in flight and ends at most a quarter of a second late; a
+    shorter one has aiohttp's exact timer. A caller's own deadline always wins, as a cancellation.
     """
+
+    DEADLINE_TICK = 0.25
+    """Seconds between two looks of the shared deadline watch: how late a coarse timeout may end."""
 
     def __init__(self, *, max_connections: int = 100, connect_timeout: float = 10.0) -> None:
         self.max_connections = max_connections
         self.connect_timeout = connect_timeout
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
+        self._untimed = aiohttp.ClientTimeout(total=None, connect=connect_timeout)
+        self._watch = DeadlineWatch(tick=self.DEADLINE_TICK)
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            self._watch.close()
+            self._watch = DeadlineWatch(tick=self.DEADLINE_TICK)  # a new session: maybe a new loop
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
                 timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout),
@@ -210,6 +219,7 @@ class AiohttpTransport(Transport):
         self, request: TransportRequest, *, max_body: int, timeout: float | None = None
     ) -> TransportResponse:
         session = self._ensure_session()
+        task = self._watched(timeout)
         try:
             async with session.request(
                 request.method,
@@ -217,7 +227,7 @@ class AiohttpTransport(Transport):
                 data=request.body,
                 headers=request.headers,
                 allow_redirects=False,
-                timeout=self._timeout(timeout),
+                timeout=self._timeout(timeout) if task is None else self._untimed,
             ) as response:
                 body = await _read_capped(response, max_body)
                 return TransportResponse(response.status, response.headers, body)
@@ -225,6 +235,22 @@ class AiohttpTransport(Transport):
             raise
         except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
             raise _wire_error(exc, request.url) from exc
+        except asyncio.CancelledError:
+            if task is not None and self._watch.timed_out(task):
+                raise _no_answer(request.url) from None
+            raise
+        finally:
+            if task is not None:
+                self._watch.release(task)
+
+    def _watched(self, timeout: float | None) -> asyncio.Task[Any] | None:
+        """The task whose deadline the shared watch keeps for this request; None: aiohttp's timer."""
+        if timeout is None or timeout < COARSE_FROM:
+            return None  # no deadline, or one too short for a coarse watch
+        task = asyncio.current_task()
+        if task is None or not self._watch.watch(task, asyncio.get_running_loop().time() + timeout):
+            return None
+        return task
 
     @contextlib.asynccontextmanager
     async def stream(self, request: TransportRequest) -> AsyncIterator[StreamedResponse]:
@@ -238,6 +264,7 @@ class AiohttpTransport(Transport):
             raise _wire_error(exc, request.url) from exc
 
     async def aclose(self) -> None:
+        self._watch.close()
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
@@ -292,9 +319,13 @@ def _wire_error(exc: BaseException, url: str) -> APIConnectionError:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return APIConnectionError(f"could not connect to {where}: {exc.os_error}", request_sent=False)
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return APITimeoutError(f"timed out waiting for {where} to answer", request_sent=True)
+        return _no_answer(url)
     detail = str(exc) or type(exc).__name__
     return APIConnectionError(f"connection to {where} failed: {detail}", request_sent=True)
+
+
+def _no_answer(url: str) -> APITimeoutError:
+    return APITimeoutError(f"timed out waiting for {origin_of(url)} to answer", request_sent=True)
 
 
 def origin_of(url: str) -> str:

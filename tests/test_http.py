@@ -793,15 +793,16 @@ async def test_the_transport_never_follows_a_redirect(
     assert call.kwargs["allow_redirects"] is False
 
 
-@pytest.mark.parametrize("timeout", [None, 2.5])
-async def test_the_timeout_is_aiohttps_own_per_request_timer(
-    transport: AiohttpTransport, relay: aioresponses, timeout: float | None
+@pytest.mark.parametrize(("timeout", "aiohttp_total"), [(None, None), (1.5, 1.5), (2.5, None), (60.0, None)])
+async def test_a_short_timeout_is_aiohttps_timer_a_long_one_the_shared_watch(
+    transport: AiohttpTransport, relay: aioresponses, timeout: float | None, aiohttp_total: float | None
 ) -> None:
-    """send(timeout=) becomes the request's ClientTimeout total, with the connect timeout kept."""
+    """send(timeout=) under 2.5 s is the request's ClientTimeout total; from 2.5 s on the shared
+    deadline watch keeps it and aiohttp gets none (tests/test_deadlines.py); connect is kept."""
     relay.get(TASK_URL, payload=envelope("success", data={}))
     await transport.send(TransportRequest("GET", TASK_URL, AUTH), max_body=100, timeout=timeout)
     (call,) = relay.requests[("GET", URL(TASK_URL))]
-    assert (call.kwargs["timeout"].total, call.kwargs["timeout"].connect) == (timeout, 7.0)
+    assert (call.kwargs["timeout"].total, call.kwargs["timeout"].connect) == (aiohttp_total, 7.0)
 
 
 @pytest.mark.parametrize("size", [0, 1, 100, 64 * 1024 + 1, 100_000])
