@@ -83,20 +83,51 @@ class RequestCore:
     ) -> Any:
         """The parsed JSON of the relay's success answer; raises a ``SoraError`` otherwise.
 
-        Attempt 1 is the fast path, written out here: a slot of the gate first (a call waiting for
-        one holds nothing else, which keeps thousands of waiting calls cheap), then the request and
-        one exchange. Only a failure builds the retry machinery (``_retry``).
+        A slot of the gate first: a call waiting for one holds its place in the queue (a future)
+        and nothing else, which keeps thousands of waiting calls cheap. Then ``call_in_slot``.
+        (Creates wait the same way one step earlier, in the client, before their body is built.)
+        """
+        gate = self._gate
+        if not gate.try_enter():
+            turn = gate.queue()
+            try:
+                await turn
+            except asyncio.CancelledError:
+                gate.abandon(turn)
+                raise
+        return await self.call_in_slot(
+            endpoint,
+            state=state,
+            policy=policy,
+            timeout=timeout,
+            max_body=max_body,
+            task_id=task_id,
+            body=body,
+            headers=headers,
+            on_retry=on_retry,
+        )
+
+    async def call_in_slot(
+        self,
+        endpoint: Endpoint,
+        *,
+        state: CallState,
+        policy: RetryPolicy,
+        timeout: float,
+        max_body: int,
+        task_id: str | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> Any:
+        """``call`` for a caller that already holds a slot of the gate; it is given back here.
+
+        Attempt 1 is the fast path, written out here: the request and one exchange. Only a failure
+        builds the retry machinery (``_retry``), whose attempts take a slot each.
         """
         started = asyncio.get_running_loop().time()
         gate = self._gate
         try:
-            if not gate.try_enter():  # a waiting call holds its place in the queue and nothing else
-                turn = gate.queue()
-                try:
-                    await turn
-                except asyncio.CancelledError:
-                    gate.abandon(turn)
-                    raise
             try:
                 request = self._request(endpoint, task_id, body, headers)
                 return await self._exchange(endpoint, request, state, timeout, max_body)

@@ -82,3 +82,36 @@ async def test_the_client_gate_is_free_again_after_cancelled_waiting_calls() -> 
         assert all(isinstance(d, asyncio.CancelledError) for d in done[2:])
         assert client._core().gate.free == 2
         assert await client.create_video(prompt="a fox") == "task_1"
+
+
+async def test_queued_creates_and_queries_leave_the_gate_free_and_bad_input_fails_at_once() -> None:
+    """Queries wait at the gate like creates and give their slots back when cancelled; a create's bad
+    idempotency key is refused at once, also while every slot is taken (not when its turn comes)."""
+    import sora_async as sa
+
+    release = asyncio.Event()
+
+    async def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        await release.wait()
+        if request.method == "GET":
+            return sa.TransportResponse(200, body=b'{"code":"success","data":{"status":"SUCCESS"}}')
+        return sa.TransportResponse(200, body=b'{"code":"success","data":"task_1"}')
+
+    client = sa.SoraClient(
+        "sk-gate-test-0123456789",
+        base_url="https://relay.test",
+        max_concurrency=1,
+        transport=sa.MockTransport(handler),
+    )
+    async with client:
+        holder = asyncio.ensure_future(client.create_video(prompt="a fox"))
+        queries = [asyncio.ensure_future(client.get_task("task_1")) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        with pytest.raises(sa.ValidationError, match="idempotency"):
+            await asyncio.wait_for(client.create_video(prompt="a fox", idempotency_key="two words"), 1)
+        for query in queries[:2]:
+            query.cancel()
+        release.set()
+        assert await holder == "task_1"
+        assert (await queries[2]).status is sa.TaskStatus.SUCCESS
+        assert client._core().gate.free == 1
