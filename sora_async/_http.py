@@ -19,6 +19,7 @@ from typing import Any
 
 from ._error_table import kind_of
 from ._errors import APIResponseValidationError, APIStatusError, ConfigurationError, Verdict
+from ._json import loads_utf8
 from ._redact import Redactor, safe_headers
 from ._transport import origin_of
 
@@ -49,7 +50,7 @@ def parse_response(
     redact = redact if redact is not None else Redactor(secret)
     if status == 200 and raw[:1] == b"{":  # the fast path: no BOM possible, so no encoding sniffing
         try:
-            payload = json.loads(raw.decode())
+            payload = loads_utf8(raw)
         except (ValueError, RecursionError):
             payload = _NOT_JSON
         if payload.__class__ is dict and payload.get("code") == _SUCCESS:

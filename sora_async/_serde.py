@@ -12,13 +12,13 @@ Python caller gets, with no silent coercion (``"1280"`` stays a wrong type rathe
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
+from ._json import dumps
 from ._models import (
     Action,
     GenerationType,
@@ -113,13 +113,9 @@ def request_to_wire(request: VideoRequest) -> dict[str, Any]:
     return result
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-"""Built once: ``json.dumps`` with options would build a new encoder on every call."""
-
-
 def dumps_request(request: VideoRequest) -> bytes:
     """The create body as compact UTF-8 JSON bytes, ready to send (serialised once per request)."""
-    return _ENCODER.encode(request_to_wire(request)).encode()
+    return dumps(request_to_wire(request))
 
 
 def request_from_wire(data: Mapping[str, Any]) -> VideoRequest:
