@@ -59,13 +59,17 @@ async def stream_results(
     try:
         while True:
             if pool.done:
-                pool.room.set()
+                if pool.waiting_for_room:
+                    pool.room.set()
                 yield pool.done.popleft()
             elif pool.failure is not None:
                 raise pool.failure  # the input itself raised: as if the loop over it had
-            elif pool.live:
-                pool.ready.clear()
-                await pool.ready.wait()
+            elif pool.live:  # wait for a result or a worker's end: a bare future, no coroutine
+                news = pool.news = asyncio.get_running_loop().create_future()
+                try:
+                    await news
+                finally:
+                    pool.news = None
             elif pool.client_closed and not pool.source.exhausted:
                 source = pool.source  # the client is gone: what is left still gets answers
                 taken = source.take_now() if source.plain else await source.take()
@@ -94,11 +98,8 @@ class _Source:
         self._lock = asyncio.Lock()
         self._index = 0
         self.exhausted = False
-
-    @property
-    def plain(self) -> bool:
+        self.plain = self._sync is not None
         """A plain iterable: ``take_now`` reads it without awaiting anything."""
-        return self._sync is not None
 
     def take_now(self) -> tuple[int, SubmitInput] | None:
         """The next item of a plain iterable and its index, or None once it is spent."""
@@ -140,8 +141,9 @@ class _Pool:
         self.new_key = new_key
         self.window = window
         self.done: collections.deque[SubmitResult] = collections.deque()
-        self.ready = asyncio.Event()  # a result is waiting, or a worker ended
+        self.news: asyncio.Future[None] | None = None  # the consumer's wait for a result or an end
         self.room = asyncio.Event()  # the consumer took a result
+        self.waiting_for_room = 0
         self.in_flight = 0
         self.live = 0
         self.leaving = False  # the consumer left: work in flight is dropped
@@ -161,12 +163,16 @@ class _Pool:
             self.failure = exc
         finally:
             self.live -= 1
-            self.ready.set()
+            self._tell()
 
     async def _next(self) -> bool:
         while self.in_flight + len(self.done) >= self.window:
             self.room.clear()
-            await self.room.wait()
+            self.waiting_for_room += 1
+            try:
+                await self.room.wait()
+            finally:
+                self.waiting_for_room -= 1
         self.in_flight += 1
         try:
             source = self.source
@@ -179,12 +185,20 @@ class _Pool:
             else:  # a plain item needs no SubmitItem built around it
                 request, key, tag = raw, None, None
             state = self._state(key)
-            try:
-                result = await self._one(index, request, tag, state)
+            try:  # one item's result, whatever the create raised (written out: a coroutine less)
+                request = validated_request(request)
+                task_id = await self.create(request, state)
+            except SoraError as exc:
+                result = _result(index, request, tag, state, None, exc)
             except asyncio.CancelledError:
                 if not self.leaving:  # the client closed: this item still gets its answer
                     self._finish(_result(index, request, tag, state, None, ConfigurationError(_CLOSED)))
                 raise
+            except Exception as exc:  # the client wraps what it foresaw; this catches the rest
+                error = UnexpectedError(exc, during="create_video")
+                result = _result(index, request, tag, state, None, error)
+            else:
+                result = _result(index, request, tag, state, task_id, None)
             self._finish(result)
             return True
         finally:
@@ -192,18 +206,12 @@ class _Pool:
 
     def _finish(self, result: SubmitResult) -> None:
         self.done.append(result)
-        self.ready.set()
+        self._tell()
 
-    async def _one(self, index: int, request: Any, tag: Any, state: CallState) -> SubmitResult:
-        """One item's result: never raises (short of cancellation), whatever the create raised."""
-        try:
-            request = validated_request(request)
-            task_id = await self.create(request, state)
-        except SoraError as exc:
-            return _result(index, request, tag, state, None, exc)
-        except Exception as exc:  # the client wraps what it foresaw; this catches the rest
-            return _result(index, request, tag, state, None, UnexpectedError(exc, during="create_video"))
-        return _result(index, request, tag, state, task_id, None)
+    def _tell(self) -> None:
+        news = self.news
+        if news is not None and not news.done():
+            news.set_result(None)
 
     def closed_result(self, index: int, raw: SubmitInput) -> SubmitResult:
         """The answer for an item taken after the client was closed: nothing was sent."""
