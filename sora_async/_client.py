@@ -196,7 +196,8 @@ class SoraClient(ClientBase):
             timeout=timeout or options.timeout,
             max_body=options.max_response_bytes,
             body=dumps_request(request),
-            headers={**self._call_headers, "Idempotency-Key": state.idempotency_key or ""},
+            headers=self._call_headers,
+            idempotency_key=state.idempotency_key or "",
             on_retry=options.on_retry,
         )
         return self._task_id(payload, state)

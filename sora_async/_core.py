@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ._dialects import Endpoint
@@ -35,6 +36,8 @@ from ._transport import Transport, TransportRequest, path_of
 from .limits import Limiter
 
 __all__ = ["RequestCore"]
+
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 logger = logging.getLogger("sora_async")
 
@@ -79,6 +82,7 @@ class RequestCore:
         task_id: str | None = None,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
         on_retry: OnRetry | None = None,
     ) -> Any:
         """The parsed JSON of the relay's success answer; raises a ``SoraError`` otherwise.
@@ -104,6 +108,7 @@ class RequestCore:
             task_id=task_id,
             body=body,
             headers=headers,
+            idempotency_key=idempotency_key,
             on_retry=on_retry,
         )
 
@@ -118,6 +123,7 @@ class RequestCore:
         task_id: str | None = None,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
         on_retry: OnRetry | None = None,
     ) -> Any:
         """``call`` for a caller that already holds a slot of the gate; it is given back here.
@@ -128,18 +134,18 @@ class RequestCore:
         started = asyncio.get_running_loop().time()
         gate = self._gate
         try:
-            try:
-                request = self._request(endpoint, task_id, body, headers)
-                return await self._exchange(endpoint, request, state, timeout, max_body)
-            finally:
-                gate.leave()
+            request = self._request(endpoint, task_id, body, headers, idempotency_key)
+        except Exception as exc:  # building the request failed: still an SDK error
+            gate.leave()
+            raise self._unexpected(exc, state, endpoint) from exc
+        try:
+            return await self._exchange(endpoint, request, state, timeout, max_body)
         except SoraError as exc:
             first = exc
-        except Exception as exc:  # building the request failed: still an SDK error
-            raise self._unexpected(exc, state, endpoint) from exc
-
+        finally:
+            gate.leave()
         return await self._retry(
-            first, started, endpoint, state, policy, timeout, max_body, task_id, body, headers, on_retry
+            first, started, endpoint, request, state, policy, timeout, max_body, on_retry
         )
 
     async def _retry(
@@ -147,24 +153,22 @@ class RequestCore:
         first: SoraError,
         started: float,
         endpoint: Endpoint,
+        request: TransportRequest,
         state: CallState,
         policy: RetryPolicy,
         timeout: float,
         max_body: int,
-        task_id: str | None,
-        body: bytes | None,
-        headers: Mapping[str, str] | None,
         on_retry: OnRetry | None,
     ) -> Any:
-        """Attempts 2..n, after attempt 1 failed with ``first``.
+        """Attempts 2..n, after attempt 1 failed with ``first``: the same request again (the same
+        URL, headers, ``Idempotency-Key`` and body), each attempt in a slot of its own.
 
-        A method of its own, not a closure in ``call``: a closure would turn every argument of
-        ``call`` into a cell object on entry, for every call, failed or not.
+        A method of its own, not a closure in ``call_in_slot``: a closure would turn every argument
+        of that into a cell object on entry, for every call, failed or not.
         """
 
         async def attempt() -> Any:
             async with self._gate:  # one slot per attempt: a backoff holds none
-                request = self._request(endpoint, task_id, body, headers)
                 return await self._exchange(endpoint, request, state, timeout, max_body)
 
         return await retry_after_failure(
@@ -179,18 +183,28 @@ class RequestCore:
         )
 
     def _request(
-        self, endpoint: Endpoint, task_id: str | None, body: bytes | None, headers: Mapping[str, str] | None
+        self,
+        endpoint: Endpoint,
+        task_id: str | None,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        idempotency_key: str | None,
     ) -> TransportRequest:
-        """The request for one attempt; the URL of an endpoint without a task id is built once."""
+        """The request of a call (every attempt sends it as it is); the URL of an endpoint without a
+        task id is built once, and the headers in one merge: the client's, the call's, the key."""
         if task_id is None:
             url = self._urls.get(endpoint)
             if url is None:
                 url = self._urls[endpoint] = endpoint.url(self.base_url, None)
         else:
             url = endpoint.url(self.base_url, task_id)
-        return TransportRequest(
-            endpoint.method, url, {**self.headers, **headers} if headers else self.headers, body
-        )
+        if idempotency_key is not None:
+            merged = {**self.headers, **(headers or _NO_HEADERS), "Idempotency-Key": idempotency_key}
+        elif headers:
+            merged = {**self.headers, **headers}
+        else:
+            merged = self.headers
+        return TransportRequest(endpoint.method, url, merged, body)
 
     async def _exchange(
         self,
@@ -220,7 +234,7 @@ class RequestCore:
                 where=request.describe,
             )
         except SoraError as exc:
-            self._after(endpoint, started, exc)
+            self._after_failure(endpoint, started, exc)
             if exc.__cause__ is not None:  # a library's exception keeps what it saw: headers, the key
                 scrub_exception(exc, self.redact)
             raise _settled(exc, endpoint.creates) from exc.__cause__
@@ -229,17 +243,18 @@ class RequestCore:
         finally:
             if logger.isEnabledFor(logging.DEBUG):
                 _log_attempt(request, status, state.attempts, loop.time() - started)
-        self._after(endpoint, started, None)
+        if endpoint.takes_rate_token:  # an accepted start: the limiter and the throttle watch hear of it
+            self._throttle.succeeded()
+            self.limiter.observe(started=started, throttled=False)
         return payload
 
-    def _after(self, endpoint: Endpoint, started: float, exc: SoraError | None) -> None:
-        """Tell the limiter and the throttle watch how a rate-token attempt was answered."""
+    def _after_failure(self, endpoint: Endpoint, started: float, exc: SoraError) -> None:
+        """Tell the limiter how a refused rate-token attempt was answered (a 429 or another status;
+        a failure with no answer says nothing about the rate)."""
         if not endpoint.takes_rate_token:
             return
         throttled = isinstance(exc, RateLimitError)
-        if exc is None:
-            self._throttle.succeeded()
-        if exc is None or throttled or getattr(exc, "status_code", None) is not None:
+        if throttled or getattr(exc, "status_code", None) is not None:
             self.limiter.observe(started=started, throttled=throttled)
 
     def _unexpected(self, exc: Exception, state: CallState, endpoint: Endpoint) -> UnexpectedError:

@@ -36,7 +36,7 @@ _TASK_ID_FIELD = "{task_id}"
 _MAX_ID_LENGTH = 512
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)  # the core looks its URL up by endpoint on every call
 class Endpoint:
     """One route of a relay: a name the client calls it by, and how to reach it.
 
