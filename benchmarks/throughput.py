@@ -2,10 +2,12 @@
 
 Every client sends the same POST to the same local server (its own process, so the client's CPU is
 what is measured) at the same concurrency, in interleaved rounds (the order rotates every round, so no
-client always runs on a warmer or a noisier machine). Printed and written to
-``benchmarks/results/throughput.json``: the median req/s and client CPU per request of each, and its
-ratios to the raw loop and to openai-python's aiohttp transport, each the median of the ratios taken
-within one round (paired, so that the machine's drifting load cancels out).
+client always runs on a warmer or a noisier machine), with a run of the raw loop before and after
+every other client's run. Printed and written to ``benchmarks/results/throughput.json``: the median
+req/s and client CPU per request of each, and its ratios to the raw loop, to the raw loop under
+``gather`` and to openai-python's aiohttp transport: each ratio is the median over rounds of the
+client's req/s against the raw runs just around it (paired within seconds, so that the machine's
+drifting load cancels out), divided by the same for the other client.
 
 Clients: a raw aiohttp loop (the floor: no safety nets at all, 64 workers), the same raw requests
 in the shape ``gather`` gives (n tasks at once behind a semaphore: the fair floor for
@@ -221,38 +223,58 @@ def available(runners: dict[str, Runner], url: str) -> dict[str, Runner]:
 
 
 def run_rounds(url: str, runners: dict[str, Runner], n: int, rounds: int, concurrency: int) -> dict[str, Any]:
+    """Every client once per round, in a rotated order, with a run of the floor before and after
+    each one: ``{"samples": ..., "floor_near": ...}``, the floor's mean req/s around each run."""
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
-    names = list(runners)
+    floor_near: dict[str, list[float]] = {name: [] for name in runners}
+    others = [name for name in runners if name != FLOOR]
     for round_no in range(rounds):
-        order = names[round_no % len(names) :] + names[: round_no % len(names)]
+        order = others[round_no % len(others) :] + others[: round_no % len(others)]
+        before = measure(runners[FLOOR], url, n, concurrency)
+        samples[FLOOR].append(before)
         for name in order:
             samples[name].append(measure(runners[name], url, n, concurrency))
-    return samples
+            after = measure(runners[FLOOR], url, n, concurrency)
+            samples[FLOOR].append(after)
+            floor_near[name].append((before[0] + after[0]) / 2)
+            before = after
+    floor_near[FLOOR] = [rps for rps, _ in samples[FLOOR]]
+    return {"samples": samples, "floor_near": floor_near}
 
 
-def paired_ratio(runs: list[tuple[float, float]], baseline: list[tuple[float, float]]) -> float:
-    """The median over rounds of (this client's req/s / the baseline's req/s in the same round).
-
-    On a shared machine the load drifts over tens of seconds; a ratio taken within one round cancels
-    that drift, where a ratio of two medians taken over the whole run does not.
+def paired_ratio(measured: dict[str, Any], name: str, baseline: str) -> float:
+    """The median over rounds of (``name``'s req/s / the floor's just around it), divided by the
+    same for ``baseline`` in that round: on a shared machine the load drifts within seconds, and a
+    run of the floor next to each run cancels most of that drift.
     """
-    return median(mine / theirs for (mine, _), (theirs, _) in zip(runs, baseline, strict=True))
+    samples, near = measured["samples"], measured["floor_near"]
+
+    rounds = min(len(runs) for runs in samples.values())
+
+    def vs_floor(client: str) -> list[float]:
+        if client == FLOOR:
+            return [1.0] * rounds
+        return [rps / floor for (rps, _), floor in zip(samples[client], near[client], strict=True)]
+
+    return median(a / b for a, b in zip(vs_floor(name), vs_floor(baseline), strict=True))
 
 
-def summarise(samples: dict[str, list[tuple[float, float]]]) -> list[dict[str, Any]]:
+def summarise(measured: dict[str, Any]) -> list[dict[str, Any]]:
+    samples: dict[str, list[tuple[float, float]]] = measured["samples"]
     rows = []
     for name, runs in samples.items():
-        openai = samples.get(OPENAI_AIOHTTP)
         rows.append(
             {
                 "client": name,
                 "median_rps": round(median(r for r, _ in runs), 1),
                 "cpu_us_per_request": round(median(c for _, c in runs), 1),
-                "vs_raw": round(paired_ratio(runs, samples[FLOOR]), 3),
-                "vs_raw_gather": round(paired_ratio(runs, samples[RAW_GATHER]), 3)
+                "vs_raw": round(paired_ratio(measured, name, FLOOR), 3),
+                "vs_raw_gather": round(paired_ratio(measured, name, RAW_GATHER), 3)
                 if RAW_GATHER in samples
                 else None,
-                "vs_openai_aiohttp": round(paired_ratio(runs, openai), 2) if openai else None,
+                "vs_openai_aiohttp": round(paired_ratio(measured, name, OPENAI_AIOHTTP), 2)
+                if OPENAI_AIOHTTP in samples
+                else None,
                 "runs_rps": [round(r, 1) for r, _ in runs],
             }
         )
@@ -314,7 +336,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = summarise(samples)
     print(
         f"\n(a) create throughput: {args.requests} requests x {args.rounds} interleaved rounds, "
-        f"concurrency {args.concurrency}, server in its own process"
+        f"concurrency {args.concurrency}, server in its own process, raw aiohttp run around every run"
     )
     print_table(
         rows,
