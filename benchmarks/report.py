@@ -101,7 +101,7 @@ def targets_section(results: dict[str, dict[str, Any]]) -> str:
 def throughput_section(data: dict[str, Any]) -> str:
     chart = draw_ratios(data["rows"], IMG / "throughput_ratios.png")
     raw = next(row["runs_rps"] for row in data["rows"] if row["client"] == "raw aiohttp")
-    rows = [{**row, "spread": _ratio_spread(row["runs_rps"], raw)} for row in data["rows"]]
+    rows = [{**row, "spread": _ratio_spread(row, raw)} for row in data["rows"]]
     columns = [
         ("client", "client"),
         ("median_rps", "median req/s"),
@@ -115,8 +115,11 @@ def throughput_section(data: dict[str, Any]) -> str:
         f"{data['requests']:,} creates per run, {data['rounds']} interleaved rounds (the order rotates each "
         f"round), {data['concurrency']} in flight, against a minimal aiohttp server in its own process that "
         "answers every POST with a success envelope. req/s and CPU (the client process's) are medians of "
-        "the rounds; each ratio is the median of the ratios within a round, which cancels the drift of a "
-        "shared machine's load. *raw aiohttp* is 64 workers in a loop; *raw aiohttp under gather* is the "
+        "the runs. Raw aiohttp runs before and after every other client's run, and each ratio is the median "
+        "over the rounds of a client's req/s against those two neighbouring raw runs (divided by the same "
+        "for the other client), which cancels most of the drift of a shared machine's load within seconds. "
+        "All figures are `SoraClient()` as it comes unless the row says *tuned*. *raw aiohttp* is 64 "
+        "workers in a loop; *raw aiohttp under gather* is the "
         "same requests in the shape `gather` gives (all tasks at once behind a semaphore), the fair floor "
         "for `create_video` under `gather`: thousands of waiting tasks cost the event loop and the garbage "
         "collector whatever library sends the requests."
@@ -125,9 +128,15 @@ def throughput_section(data: dict[str, Any]) -> str:
     return f"## (a) Throughput\n\n{intro}\n\n{table(rows, columns)}{image}"
 
 
-def _ratio_spread(runs: Sequence[float], raw: Sequence[float]) -> str:
-    """The interquartile range of the per-round ratios to raw aiohttp: how much to trust the median."""
-    ratios = sorted(mine / theirs for mine, theirs in zip(runs, raw, strict=True))
+def _ratio_spread(row: dict[str, Any], raw: Sequence[float]) -> str:
+    """The interquartile range of the per-round ratios to raw aiohttp: how much to trust the median.
+
+    Runs since the raw loop ran around every client carry their ratios; older ones are paired by round.
+    """
+    ratios = sorted(
+        row.get("round_ratios_vs_raw")
+        or [mine / theirs for mine, theirs in zip(row["runs_rps"], raw, strict=True)]
+    )
     if len(ratios) < 4:
         return f"{ratios[0]:.2f}-{ratios[-1]:.2f}"
     low, _, high = statistics.quantiles(ratios, n=4)
@@ -170,7 +179,13 @@ def resilience_sections(data: dict[str, Any]) -> str:
             ("duplicated", "duplicated"),
         ]
         out.append(
-            f"## (c) Faults\n\n{mix}; N = {faults['requests']:,}, seeded, no rate limit. *ok*: got a task "
+            "## (c) Faults\n\n"
+            + (
+                f"_Measured {data['faults_finished_at']} (an earlier run than (b))._ "
+                if "faults_finished_at" in data
+                else ""
+            )
+            + f"{mix}; N = {faults['requests']:,}, seeded, no rate limit. *ok*: got a task "
             'id. *ambiguous*: ended with "may exist" and the idempotency key to settle it with '
             "(sora_async's `AmbiguousSubmissionError`; *of which created*: how many the relay had in fact "
             "created). *lost*: no task id and nothing to settle it with. *orphaned*: lost ones the relay "

@@ -242,21 +242,21 @@ def run_rounds(url: str, runners: dict[str, Runner], n: int, rounds: int, concur
     return {"samples": samples, "floor_near": floor_near}
 
 
-def paired_ratio(measured: dict[str, Any], name: str, baseline: str) -> float:
-    """The median over rounds of (``name``'s req/s / the floor's just around it), divided by the
-    same for ``baseline`` in that round: on a shared machine the load drifts within seconds, and a
-    run of the floor next to each run cancels most of that drift.
-    """
+def round_ratios(measured: dict[str, Any], name: str) -> list[float]:
+    """``name``'s req/s in each round against the raw aiohttp runs just before and after it."""
     samples, near = measured["samples"], measured["floor_near"]
+    if name == FLOOR:
+        return [1.0] * min(len(runs) for runs in samples.values())
+    return [rps / floor for (rps, _), floor in zip(samples[name], near[name], strict=True)]
 
-    rounds = min(len(runs) for runs in samples.values())
 
-    def vs_floor(client: str) -> list[float]:
-        if client == FLOOR:
-            return [1.0] * rounds
-        return [rps / floor for (rps, _), floor in zip(samples[client], near[client], strict=True)]
-
-    return median(a / b for a, b in zip(vs_floor(name), vs_floor(baseline), strict=True))
+def paired_ratio(measured: dict[str, Any], name: str, baseline: str) -> float:
+    """The median over rounds of ``name``'s ratio to the raw runs around it, divided by the same for
+    ``baseline`` in that round: on a shared machine the load drifts within seconds, and a run of the
+    raw loop next to each run cancels most of that drift.
+    """
+    mine, theirs = round_ratios(measured, name), round_ratios(measured, baseline)
+    return median(a / b for a, b in zip(mine, theirs, strict=True))
 
 
 def summarise(measured: dict[str, Any]) -> list[dict[str, Any]]:
@@ -276,6 +276,7 @@ def summarise(measured: dict[str, Any]) -> list[dict[str, Any]]:
                 if OPENAI_AIOHTTP in samples
                 else None,
                 "runs_rps": [round(r, 1) for r, _ in runs],
+                "round_ratios_vs_raw": [round(x, 3) for x in round_ratios(measured, name)],
             }
         )
     return rows
