@@ -28,7 +28,7 @@ from ._core import no_task_id
 from ._create import create_state, new_key, request_from
 from ._dialects import Dialect, get_dialect
 from ._download import DownloadProgress, download_video
-from ._errors import AmbiguousSubmissionError, APIResponseValidationError
+from ._errors import AmbiguousSubmissionError, APIResponseValidationError, ValidationError
 from ._models import VideoRequest, VideoTask
 from ._redact import Redactor
 from ._retry import CallState, OnRetry, RetryPolicy
@@ -186,8 +186,15 @@ class SoraClient(ClientBase):
             except asyncio.CancelledError:
                 gate.abandon(turn)
                 raise
-        if not isinstance(state, CallState):
-            state = create_state(state)
+        try:  # from here until call_in_slot takes it over, the slot is this code's to give back
+            if not isinstance(state, CallState):
+                state = create_state(state)
+            body = dumps_request(request)
+        except BaseException as exc:
+            gate.leave()
+            if isinstance(exc, UnicodeEncodeError):  # a lone surrogate: no relay can be sent that
+                raise ValidationError("request", "must hold text that UTF-8 can encode", str(exc)) from exc
+            raise
         options = self._options
         payload = await core.call_in_slot(
             self._dialect.create,
@@ -195,7 +202,7 @@ class SoraClient(ClientBase):
             policy=retry or options.retry,
             timeout=timeout or options.timeout,
             max_body=options.max_response_bytes,
-            body=dumps_request(request),
+            body=body,
             headers=self._call_headers,
             idempotency_key=state.idempotency_key or "",
             on_retry=options.on_retry,

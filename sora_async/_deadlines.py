@@ -11,8 +11,9 @@ ends at most ``tick`` seconds late, which is why only timeouts of ``COARSE_FROM`
 are kept here; shorter ones keep an exact timer of their own.
 
 The cancellation is told apart from anybody else's: the watch remembers whom it cancelled, takes
-its own request back with ``Task.uncancel`` (Python 3.11+), and a caller who cancelled in the same
-instant (its own deadline) still gets its ``CancelledError``.
+its own request back with ``Task.uncancel``, and a caller who cancelled in the same instant (its own
+deadline) still gets its ``CancelledError``. That needs Python 3.11: on 3.10 the transport keeps
+aiohttp's timer for every deadline.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 With ``json.dumps`` / ``json.loads`` those two cost about 6 us of each request's CPU, most of it in
 Python-level wrappers around C code. Encoding goes through orjson (a dependency, chosen for this:
-a tenth of the cost), which writes the same compact UTF-8 JSON; whatever it refuses (an integer
-past 64 bits, say) is written by ``json`` instead. Decoding stays the standard library's, to keep
+a tenth of the cost), which writes compact UTF-8 JSON of the same values (a float may be spelt
+otherwise: ``0.00001`` for ``1e-05``); whatever it refuses (an integer past 64 bits, say) is written
+by ``json`` instead. Decoding stays the standard library's, to keep
 its exact answers (orjson would read an integer past 64 bits as a float): its C scanner is called
 directly, without the wrappers, and ``json.loads`` has the last word on anything out of the
 ordinary (trailing whitespace, errors), so nothing is read differently from ``json.loads``.

@@ -25,6 +25,7 @@ import abc
 import asyncio
 import contextlib
 import inspect
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, Union
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 CHUNK = 64 * 1024
+_CAN_UNCANCEL = sys.version_info >= (3, 11)
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})  # a shared default that nobody can change
 
 
@@ -194,8 +196,9 @@ class AiohttpTransport(Transport):
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._watch.close()
-            self._watch = DeadlineWatch(tick=self.DEADLINE_TICK)  # a new session: maybe a new loop
+            # A new session may mean a new loop: a new watch. The old one goes on for the requests
+            # it still holds (its timer stops by itself once they are over).
+            self._watch = DeadlineWatch(tick=self.DEADLINE_TICK)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
                 timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout),
@@ -219,7 +222,8 @@ class AiohttpTransport(Transport):
         self, request: TransportRequest, *, max_body: int, timeout: float | None = None
     ) -> TransportResponse:
         session = self._ensure_session()
-        task = self._watched(timeout)
+        watch = self._watch  # this request's, even if a later one makes a new session and watch
+        task = self._watched(watch, timeout)
         try:
             async with session.request(
                 request.method,
@@ -236,19 +240,24 @@ class AiohttpTransport(Transport):
         except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
             raise _wire_error(exc, request.url) from exc
         except asyncio.CancelledError:
-            if task is not None and self._watch.timed_out(task):
+            if task is not None and watch.timed_out(task):
                 raise _no_answer(request.url) from None
             raise
         finally:
             if task is not None:
-                self._watch.release(task)
+                watch.release(task)
 
-    def _watched(self, timeout: float | None) -> asyncio.Task[Any] | None:
-        """The task whose deadline the shared watch keeps for this request; None: aiohttp's timer."""
-        if timeout is None or timeout < COARSE_FROM:
-            return None  # no deadline, or one too short for a coarse watch
+    @staticmethod
+    def _watched(watch: DeadlineWatch, timeout: float | None) -> asyncio.Task[Any] | None:
+        """The task whose deadline the shared watch keeps for this request; None: aiohttp's timer.
+
+        Python 3.10 has no ``Task.uncancel``, so there the watch could not tell its cancellation
+        from a caller's that lands in the same instant: aiohttp's timer keeps every deadline.
+        """
+        if timeout is None or timeout < COARSE_FROM or not _CAN_UNCANCEL:
+            return None  # no deadline, one too short for a coarse watch, or Python 3.10
         task = asyncio.current_task()
-        if task is None or not self._watch.watch(task, asyncio.get_running_loop().time() + timeout):
+        if task is None or not watch.watch(task, asyncio.get_running_loop().time() + timeout):
             return None
         return task
 

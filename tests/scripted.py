@@ -47,9 +47,20 @@ class ScriptedServer:
         self.url = ""
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._arrival = asyncio.Event()  # set at each request's arrival, for wait_for_creates
 
     def script(self, *replies: Reply) -> None:
         self.replies.extend(replies)
+
+    async def wait_for_creates(self, count: int, limit: float = 5.0) -> None:
+        """Until ``count`` creates have arrived (``limit`` seconds at most: a loaded machine is slow)."""
+
+        async def arrived() -> None:
+            while len(self.creates) < count:
+                self._arrival.clear()
+                await self._arrival.wait()
+
+        await asyncio.wait_for(arrived(), limit)
 
     @property
     def creates(self) -> list[Seen]:
@@ -59,10 +70,12 @@ class ScriptedServer:
         reply = self.replies.pop(0) if self.replies else Reply()
         if reply.drop == "before":
             self.seen.append(Seen(request.method, request.path, dict(request.headers), b""))
+            self._arrival.set()
             _drop(request)
             return web.Response()
         body = await request.read()
         self.seen.append(Seen(request.method, request.path, dict(request.headers), body))
+        self._arrival.set()
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.drop == "after":

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,18 @@ from sora_async._transport import AiohttpTransport
 from tests.scripted import Reply, ScriptedServer
 
 needs_uncancel = pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling is 3.11+")
+
+
+def cancel_requests(task: asyncio.Task[Any]) -> int:
+    """``Task.cancelling()`` (3.11+: only the tests skipped on 3.10 call this)."""
+    count: int = task.cancelling()  # type: ignore[attr-defined,unused-ignore]
+    return count
+
+
+def timer_of(watch: DeadlineWatch) -> object:
+    return watch._timer
+
+
 TICK = 0.01
 
 
@@ -55,7 +68,7 @@ async def test_the_watchs_cancellation_is_taken_back_from_the_tasks_count() -> N
     watch = DeadlineWatch(tick=TICK)
     task = asyncio.create_task(wait_watched(watch, 0.02))
     assert await task == "timed out"
-    assert task.cancelling() == 0
+    assert cancel_requests(task) == 0
     watch.close()
 
 
@@ -79,7 +92,7 @@ async def test_a_caller_cancelling_in_the_same_instant_as_the_deadline_wins() ->
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert task.cancelling() == 1  # the caller's request is the one left
+    assert cancel_requests(task) == 1  # the caller's request is the one left
     watch.close()
 
 
@@ -97,7 +110,7 @@ async def test_a_swallowed_cancellation_of_the_watch_is_taken_back_on_release() 
                 await asyncio.Event().wait()
         finally:
             watch.release(task)
-        return task.cancelling()
+        return cancel_requests(task)
 
     assert await asyncio.create_task(swallowing()) == 0
     watch.close()
@@ -105,15 +118,15 @@ async def test_a_swallowed_cancellation_of_the_watch_is_taken_back_on_release() 
 
 async def test_the_timer_runs_only_while_a_request_is_watched() -> None:
     watch = DeadlineWatch(tick=TICK)
-    assert watch._timer is None
+    assert timer_of(watch) is None
     task = asyncio.create_task(wait_watched(watch, 60))
     await asyncio.sleep(0)
-    assert watch._timer is not None
+    assert timer_of(watch) is not None
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     await asyncio.sleep(TICK * 3)
-    assert watch._timer is None
+    assert timer_of(watch) is None
 
 
 async def test_a_task_has_one_watched_request_at_a_time() -> None:
@@ -195,3 +208,23 @@ async def test_watched_requests_that_answer_in_time_are_untouched(
     )
     assert [a.status for a in answers] == [200] * 8
     assert watched_transport._watch._deadlines == {}
+
+
+@needs_uncancel
+async def test_a_request_in_flight_keeps_its_watch_when_a_new_session_is_made(
+    server: ScriptedServer, watched_transport: AiohttpTransport
+) -> None:
+    """A send still running when the session is replaced (closed, then used again) ends as itself:
+    its deadline still holds, and no KeyError of the new watch takes the place of its answer."""
+    server.script(Reply(delay=30))
+    slow = asyncio.ensure_future(watched_transport.send(get(server), max_body=1000, timeout=0.3))
+    await asyncio.sleep(0.05)
+    old, watched_transport._session = watched_transport._session, None  # the next send makes a new one
+    try:
+        answer = await watched_transport.send(get(server), max_body=1000, timeout=0.3)
+        assert answer.status == 200
+        with pytest.raises(APITimeoutError):
+            await slow
+    finally:
+        assert old is not None
+        await old.close()

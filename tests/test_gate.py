@@ -115,3 +115,26 @@ async def test_queued_creates_and_queries_leave_the_gate_free_and_bad_input_fail
         assert await holder == "task_1"
         assert (await queries[2]).status is sa.TaskStatus.SUCCESS
         assert client._core().gate.free == 1
+
+
+OK_BODY = b'{"code":"success","data":"t1"}'
+
+
+async def test_a_create_whose_body_cannot_be_encoded_gives_its_slot_back() -> None:
+    """A prompt no UTF-8 can carry (a lone surrogate) is a ValidationError, and the slot it took
+    while it waited comes back: the next create goes through."""
+    import sora_async as sa
+
+    client = sa.SoraClient(
+        "sk-gate-test-0123456789",
+        base_url="https://relay.test",
+        max_concurrency=1,
+        transport=sa.MockTransport(lambda r: sa.TransportResponse(200, body=OK_BODY)),
+    )
+    async with client:
+        with pytest.raises(sa.ValidationError, match="UTF-8"):
+            await client.create_video(prompt="a fox \ud800")
+        assert client._core().gate.free == 1
+        results = [r async for r in client.submit_many([sa.VideoRequest(prompt="x \udcff")] * 3)]
+        assert [type(r.error) for r in results] == [sa.ValidationError] * 3
+        assert await asyncio.wait_for(client.create_video(prompt="a fox"), 5) == "t1"

@@ -6,6 +6,7 @@ import asyncio
 import email.utils
 import inspect
 import json
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta, timezone
@@ -793,7 +794,13 @@ async def test_the_transport_never_follows_a_redirect(
     assert call.kwargs["allow_redirects"] is False
 
 
-@pytest.mark.parametrize(("timeout", "aiohttp_total"), [(None, None), (1.5, 1.5), (2.5, None), (60.0, None)])
+WATCHED = sys.version_info >= (3, 11)  # on 3.10 every deadline keeps aiohttp's timer
+
+
+@pytest.mark.parametrize(
+    ("timeout", "aiohttp_total"),
+    [(None, None), (1.5, 1.5), (2.5, None if WATCHED else 2.5), (60.0, None if WATCHED else 60.0)],
+)
 async def test_a_short_timeout_is_aiohttps_timer_a_long_one_the_shared_watch(
     transport: AiohttpTransport, relay: aioresponses, timeout: float | None, aiohttp_total: float | None
 ) -> None:

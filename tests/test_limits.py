@@ -269,7 +269,11 @@ async def test_cancellation_never_leaks_a_slot(server: ScriptedServer, where: st
         if where == "limiter":
             await c.create_video(REQ)  # spends the only token for a second
         handle = c.submit(REQ)
-        await asyncio.sleep(0.1)
+        if where == "limiter":
+            await asyncio.sleep(0.1)  # the token comes back only after a second
+        else:  # the relay has the request (and, for "backoff", answers 503 at once)
+            await server.wait_for_creates(1)
+            await asyncio.sleep(0.05)
         assert not handle.done()
         handle.cancel()
         with pytest.raises(asyncio.CancelledError):
