@@ -6,7 +6,19 @@ import asyncio
 
 import pytest
 
+import sora_async as sa
 from sora_async._gate import Gate
+from sora_async._transport import Handler
+
+
+def memory_client(handler: Handler, *, max_concurrency: int) -> sa.SoraClient:
+    """A client whose relay is ``handler``, in memory, with ``max_concurrency`` slots."""
+    return sa.SoraClient(
+        "sk-gate-test-0123456789",
+        base_url="https://relay.test",
+        max_concurrency=max_concurrency,
+        transport=sa.MockTransport(handler),
+    )
 
 
 async def hold(gate: Gate, log: list[str], name: str, release: asyncio.Event) -> None:
@@ -57,20 +69,13 @@ async def test_a_slot_granted_to_a_waiter_cancelled_in_that_instant_passes_on() 
 
 async def test_the_client_gate_is_free_again_after_cancelled_waiting_calls() -> None:
     """Calls cancelled while queued for a slot return it all: nothing leaks."""
-    import sora_async as sa
-
     release = asyncio.Event()
 
     async def handler(request: sa.TransportRequest) -> sa.TransportResponse:
         await release.wait()
         return sa.TransportResponse(200, body=b'{"code":"success","data":"task_1"}')
 
-    client = sa.SoraClient(
-        "sk-gate-test-0123456789",
-        base_url="https://relay.test",
-        max_concurrency=2,
-        transport=sa.MockTransport(handler),
-    )
+    client = memory_client(handler, max_concurrency=2)
     async with client:
         calls = [asyncio.ensure_future(client.create_video(prompt="a fox")) for _ in range(6)]
         await asyncio.sleep(0.01)
@@ -87,8 +92,6 @@ async def test_the_client_gate_is_free_again_after_cancelled_waiting_calls() -> 
 async def test_queued_creates_and_queries_leave_the_gate_free_and_bad_input_fails_at_once() -> None:
     """Queries wait at the gate like creates and give their slots back when cancelled; a create's bad
     idempotency key is refused at once, also while every slot is taken (not when its turn comes)."""
-    import sora_async as sa
-
     release = asyncio.Event()
 
     async def handler(request: sa.TransportRequest) -> sa.TransportResponse:
@@ -97,12 +100,7 @@ async def test_queued_creates_and_queries_leave_the_gate_free_and_bad_input_fail
             return sa.TransportResponse(200, body=b'{"code":"success","data":{"status":"SUCCESS"}}')
         return sa.TransportResponse(200, body=b'{"code":"success","data":"task_1"}')
 
-    client = sa.SoraClient(
-        "sk-gate-test-0123456789",
-        base_url="https://relay.test",
-        max_concurrency=1,
-        transport=sa.MockTransport(handler),
-    )
+    client = memory_client(handler, max_concurrency=1)
     async with client:
         holder = asyncio.ensure_future(client.create_video(prompt="a fox"))
         queries = [asyncio.ensure_future(client.get_task("task_1")) for _ in range(3)]
@@ -123,14 +121,7 @@ OK_BODY = b'{"code":"success","data":"t1"}'
 async def test_a_create_whose_body_cannot_be_encoded_gives_its_slot_back() -> None:
     """A prompt no UTF-8 can carry (a lone surrogate) is a ValidationError, and the slot it took
     while it waited comes back: the next create goes through."""
-    import sora_async as sa
-
-    client = sa.SoraClient(
-        "sk-gate-test-0123456789",
-        base_url="https://relay.test",
-        max_concurrency=1,
-        transport=sa.MockTransport(lambda r: sa.TransportResponse(200, body=OK_BODY)),
-    )
+    client = memory_client(lambda r: sa.TransportResponse(200, body=OK_BODY), max_concurrency=1)
     async with client:
         with pytest.raises(sa.ValidationError, match="UTF-8"):
             await client.create_video(prompt="a fox \ud800")
