@@ -1,7 +1,9 @@
 """Throughput of one create call, side by side: sora_async against a raw aiohttp loop and its peers.
 
 Every client sends the same POST to the same local server (its own process, so the client's CPU is
-what is measured) at the same concurrency, in interleaved rounds (the order rotates every round, so no
+what is measured) at the same concurrency, each run in a fresh interpreter of its own (after a
+warm-up there; no client's imports or leftovers weigh on another's garbage collections), in
+interleaved rounds (the order rotates every round, so no
 client always runs on a warmer or a noisier machine), with a run of the raw loop before and after
 every other client's run. Printed and written to ``benchmarks/results/throughput.json``: the median
 req/s and client CPU per request of each, and its ratios to the raw loop, to the raw loop under
@@ -199,27 +201,58 @@ RUNNERS: dict[str, Runner] = {
 FLOOR = "raw aiohttp"
 HEADLINE = DEFAULTS_GATHER
 OPENAI_AIOHTTP = "openai-python (aiohttp)"
+_SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing inherited from this one
 
 
-def measure(runner: Runner, url: str, n: int, concurrency: int) -> tuple[float, float]:
-    """Requests per second and client CPU microseconds per request for one run."""
+def measure_here(runner: Runner, url: str, n: int, concurrency: int) -> tuple[float, float]:
+    """Requests per second and client CPU microseconds per request for one run, in this process."""
     cpu0, t0 = time.process_time(), time.perf_counter()
     asyncio.run(runner(url, n, concurrency))
     cpu1, t1 = time.process_time(), time.perf_counter()
     return n / (t1 - t0), (cpu1 - cpu0) / n * 1e6
 
 
+def _measure_in_child(
+    name: str, url: str, n: int, concurrency: int, out: multiprocessing.connection.Connection
+) -> None:  # pragma: no cover - child process
+    """One run in a fresh interpreter: a warm-up (imports, connections, lazily built parts), then
+    the measured run. Sends ``("ok", (rps, cpu))`` or ``("skip", reason)``."""
+    runner = RUNNERS[name]
+    try:
+        measure_here(runner, url, 200, 8)
+    except ImportError as exc:
+        out.send(("skip", str(exc)))
+        return
+    out.send(("ok", measure_here(runner, url, n, concurrency)))
+
+
+def measure(name: str, url: str, n: int, concurrency: int) -> tuple[float, float] | None:
+    """One run of client ``name`` in a fresh process of its own; None if its library is missing.
+
+    A fresh process per run, because the garbage collector walks every object of the process: in a
+    process shared by all clients, openai-python's thousands of imported objects (or any earlier
+    run's leftovers) would be walked in every full collection of every other client's run, and
+    ``gather``'s thousands of waiting tasks make such collections frequent.
+    """
+    parent, child = _SPAWN.Pipe(duplex=False)
+    process = _SPAWN.Process(target=_measure_in_child, args=(name, url, n, concurrency, child))
+    process.start()
+    child.close()
+    try:
+        kind, value = parent.recv()
+    except EOFError:
+        raise RuntimeError(f"the run of {name!r} died (exit code {process.exitcode})") from None
+    finally:
+        process.join()
+    if kind == "skip":
+        print(f"skipping {name}: {value} (pip install the 'bench' dependency group)")
+        return None
+    return value  # type: ignore[no-any-return]
+
+
 def available(runners: dict[str, Runner], url: str) -> dict[str, Runner]:
     """The runners whose peer library is installed (the bench dependency group); the others are named."""
-    usable = {}
-    for name, runner in runners.items():
-        try:
-            measure(runner, url, 200, 8)  # also warms the server and the imports up
-        except ImportError as exc:
-            print(f"skipping {name}: {exc} (pip install the 'bench' dependency group)")
-            continue
-        usable[name] = runner
-    return usable
+    return {name: runner for name, runner in runners.items() if measure(name, url, 200, 8) is not None}
 
 
 def run_rounds(url: str, runners: dict[str, Runner], n: int, rounds: int, concurrency: int) -> dict[str, Any]:
@@ -230,16 +263,23 @@ def run_rounds(url: str, runners: dict[str, Runner], n: int, rounds: int, concur
     others = [name for name in runners if name != FLOOR]
     for round_no in range(rounds):
         order = others[round_no % len(others) :] + others[: round_no % len(others)]
-        before = measure(runners[FLOOR], url, n, concurrency)
+        before = _measured(FLOOR, url, n, concurrency)
         samples[FLOOR].append(before)
         for name in order:
-            samples[name].append(measure(runners[name], url, n, concurrency))
-            after = measure(runners[FLOOR], url, n, concurrency)
+            samples[name].append(_measured(name, url, n, concurrency))
+            after = _measured(FLOOR, url, n, concurrency)
             samples[FLOOR].append(after)
             floor_near[name].append((before[0] + after[0]) / 2)
             before = after
     floor_near[FLOOR] = [rps for rps, _ in samples[FLOOR]]
     return {"samples": samples, "floor_near": floor_near}
+
+
+def _measured(name: str, url: str, n: int, concurrency: int) -> tuple[float, float]:
+    result = measure(name, url, n, concurrency)
+    if result is None:
+        raise RuntimeError(f"{name!r} could run before and no longer can")
+    return result
 
 
 def round_ratios(measured: dict[str, Any], name: str) -> list[float]:
