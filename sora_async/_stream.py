@@ -82,6 +82,7 @@ async def stream_results(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        pool.source.abandon()
 
 
 class _Source:
@@ -96,6 +97,7 @@ class _Source:
         else:
             self._sync = iter(items)
         self._lock = asyncio.Lock()
+        self._fetch: asyncio.Future[SubmitInput] | None = None  # an async read under way
         self._index = 0
         self.exhausted = False
         self.plain = self._sync is not None
@@ -114,17 +116,36 @@ class _Source:
         return self._numbered(item)
 
     async def take(self) -> tuple[int, SubmitInput] | None:
-        """The next item of an async iterable and its index, or None once it is spent."""
+        """The next item of an async iterable and its index, or None once it is spent.
+
+        The read runs shielded, as a task of its own: a worker cancelled while it waits (the client
+        closed) leaves the read going, and the next taker gets that item. Cancelling the read
+        itself would throw into the caller's generator and end it, and the items it had not
+        yielded yet would get no answer.
+        """
         assert self._async is not None
         if self.exhausted:
             return None
         try:
             async with self._lock:  # another worker may have spent it while this one waited
-                item = await self._async.__anext__()
+                fetch = self._fetch
+                if fetch is None:
+                    fetch = self._fetch = asyncio.ensure_future(self._async.__anext__())
+                try:
+                    item = await asyncio.shield(fetch)
+                finally:
+                    if fetch.done():
+                        self._fetch = None
         except StopAsyncIteration:
             self.exhausted = True
             return None
         return self._numbered(item)
+
+    def abandon(self) -> None:
+        """The consumer left: a read under way is cancelled (nobody will take its item)."""
+        if self._fetch is not None:
+            self._fetch.cancel()
+            self._fetch = None
 
     def _numbered(self, item: SubmitInput) -> tuple[int, SubmitInput]:
         index = self._index

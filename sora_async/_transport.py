@@ -238,6 +238,8 @@ class AiohttpTransport(Transport):
         except APIResponseValidationError:
             raise
         except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            if task is not None and watch.timed_out(task):  # the watch's cancel, turned into another error
+                raise _no_answer(request.url) from exc
             raise _wire_error(exc, request.url) from exc
         except asyncio.CancelledError:
             if task is not None and watch.timed_out(task):

@@ -228,3 +228,26 @@ async def test_a_request_in_flight_keeps_its_watch_when_a_new_session_is_made(
     finally:
         assert old is not None
         await old.close()
+
+
+@needs_uncancel
+async def test_a_watch_cancellation_a_library_turns_into_timeout_error_is_still_api_timeout_error(
+    server: ScriptedServer, watched_transport: AiohttpTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code under the transport that meets the watch's cancellation and raises ``TimeoutError``
+    instead (as a library's own timeout context may) still ends the request as the watch's timeout:
+    an ``APITimeoutError``, the task's cancellation count back to zero, never a bare cancellation."""
+
+    async def read_that_converts(response: object, max_body: int) -> bytes:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise asyncio.TimeoutError from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    monkeypatch.setattr(transport_module, "_read_capped", read_that_converts)
+    server.script(Reply())
+    with pytest.raises(APITimeoutError):
+        await watched_transport.send(get(server), max_body=1000, timeout=0.2)
+    task = asyncio.current_task()
+    assert task is not None and cancel_requests(task) == 0

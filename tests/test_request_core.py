@@ -151,6 +151,49 @@ async def test_closing_the_client_under_a_stream_still_answers_every_item() -> N
     assert len({r.idempotency_key for r in results}) == 5
 
 
+async def one_then_rest_after(next_item: asyncio.Event, rest: int, thrown: list[BaseException]) -> Any:
+    """An async input: one request, then ``rest`` more once ``next_item`` is set; whatever is thrown
+    into it lands in ``thrown``."""
+    try:
+        yield REQ
+        await next_item.wait()
+        for _ in range(rest):
+            yield REQ
+    except BaseException as exc:
+        thrown.append(exc)
+        raise
+
+
+async def test_closing_the_client_under_an_async_input_still_answers_every_item_it_holds() -> None:
+    """A worker waiting for an async generator's next item when the client closes: the generator is
+    not thrown into (it is the caller's), and every item it goes on to yield gets an answer."""
+    produced = asyncio.Event()
+    thrown: list[BaseException] = []
+    c = client(lambda request: OK, max_concurrency=2)
+    async with c:
+        stream = c.submit_many(one_then_rest_after(produced, 3, thrown))
+        first = await asyncio.wait_for(stream.__anext__(), 5)
+        assert first.ok
+        await c.aclose()  # a worker is waiting inside the generator now
+        produced.set()
+        rest = await asyncio.wait_for(_collect(stream), 5)
+    assert thrown == []
+    assert [r.index for r in rest] == [1, 2, 3]
+    assert all(isinstance(r.error, sa.ConfigurationError) for r in rest)
+
+
+async def test_leaving_a_stream_ends_a_read_of_its_async_input_under_way() -> None:
+    """The consumer leaves while a worker waits for the generator: that read is cancelled (nobody
+    will take its item), and nothing is left running."""
+    thrown: list[BaseException] = []
+    async with client(lambda request: OK, max_concurrency=2) as c:
+        stream = c.submit_many(one_then_rest_after(asyncio.Event(), 1, thrown))  # never set
+        assert (await asyncio.wait_for(stream.__anext__(), 5)).ok
+        await asyncio.wait_for(stream.aclose(), 5)
+        await asyncio.sleep(0)  # the cancelled read's own step
+    assert len(thrown) == 1 and isinstance(thrown[0], asyncio.CancelledError)
+
+
 async def test_an_async_input_is_shared_by_the_workers_without_losing_or_repeating_an_item() -> None:
     """An async generator that suspends between items is read by one worker at a time."""
     seen: list[bytes | None] = []
