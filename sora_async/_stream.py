@@ -81,8 +81,10 @@ async def stream_results(
         pool.leaving = True
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        pool.source.abandon()
+        try:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            pool.source.abandon()
 
 
 class _Source:
@@ -124,33 +126,45 @@ class _Source:
         yielded yet would get no answer.
         """
         assert self._async is not None
-        if self.exhausted:
-            return None
         try:
-            async with self._lock:  # another worker may have spent it while this one waited
+            async with self._lock:
+                if self.exhausted:  # another worker may have spent it while this one waited
+                    return None
                 fetch = self._fetch
                 if fetch is None:
                     fetch = self._fetch = asyncio.ensure_future(self._async.__anext__())
                 try:
                     item = await asyncio.shield(fetch)
-                finally:
-                    if fetch.done():
-                        self._fetch = None
+                except asyncio.CancelledError:
+                    if fetch.cancelled():
+                        self._fetch = None  # the read itself is over
+                    raise  # else the read, done or not, is the next taker's: its item is not lost
+                except BaseException:
+                    self._fetch = None  # the end of the input, or its error: this taker has it
+                    raise
+                self._fetch = None
         except StopAsyncIteration:
             self.exhausted = True
             return None
         return self._numbered(item)
 
     def abandon(self) -> None:
-        """The consumer left: a read under way is cancelled (nobody will take its item)."""
-        if self._fetch is not None:
-            self._fetch.cancel()
-            self._fetch = None
+        """The consumer left: a read under way is cancelled (nobody will take its item), and a
+        finished one's outcome is marked as seen (asyncio would log an unread exception)."""
+        fetch, self._fetch = self._fetch, None
+        if fetch is not None:
+            fetch.cancel()
+            fetch.add_done_callback(_mark_seen)
 
     def _numbered(self, item: SubmitInput) -> tuple[int, SubmitInput]:
         index = self._index
         self._index += 1
         return index, item
+
+
+def _mark_seen(fetch: asyncio.Future[Any]) -> None:
+    if not fetch.cancelled():
+        fetch.exception()
 
 
 class _Pool:

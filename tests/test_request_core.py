@@ -182,6 +182,23 @@ async def test_closing_the_client_under_an_async_input_still_answers_every_item_
     assert all(isinstance(r.error, sa.ConfigurationError) for r in rest)
 
 
+async def test_an_item_read_in_the_instant_the_client_closes_is_answered_not_lost() -> None:
+    """The generator yields its next item in the same instant as the client closes (the cancelled
+    worker never takes it): the item goes to the next taker, and every item gets an answer."""
+    produced = asyncio.Event()
+    thrown: list[BaseException] = []
+    c = client(lambda request: OK, max_concurrency=2)
+    async with c:
+        stream = c.submit_many(one_then_rest_after(produced, 3, thrown))
+        assert (await asyncio.wait_for(stream.__anext__(), 5)).ok
+        produced.set()  # the waiting read finishes in the next step, before the worker's cancel lands
+        await c.aclose()
+        rest = await asyncio.wait_for(_collect(stream), 5)
+    assert thrown == []
+    assert [r.index for r in rest] == [1, 2, 3]
+    assert all(isinstance(r.error, sa.ConfigurationError) for r in rest)
+
+
 async def test_leaving_a_stream_ends_a_read_of_its_async_input_under_way() -> None:
     """The consumer leaves while a worker waits for the generator: that read is cancelled (nobody
     will take its item), and nothing is left running."""
@@ -191,6 +208,7 @@ async def test_leaving_a_stream_ends_a_read_of_its_async_input_under_way() -> No
         assert (await asyncio.wait_for(stream.__anext__(), 5)).ok
         await asyncio.wait_for(stream.aclose(), 5)
         await asyncio.sleep(0)  # the cancelled read's own step
+        assert asyncio.all_tasks() == {asyncio.current_task()}  # nothing left running
     assert len(thrown) == 1 and isinstance(thrown[0], asyncio.CancelledError)
 
 
