@@ -114,7 +114,10 @@ def throughput_section(data: dict[str, Any]) -> str:
     intro = (
         f"{data['requests']:,} creates per run, {data['rounds']} interleaved rounds (the order rotates each "
         f"round), {data['concurrency']} in flight, against a minimal aiohttp server in its own process that "
-        "answers every POST with a success envelope. req/s and CPU (the client process's) are medians of "
+        "answers every POST with a success envelope. Every run is a fresh interpreter of its own, warmed up "
+        "with 200 requests there first, so that no client's imports weigh on another's garbage "
+        "collections (in one shared process, openai-python's objects made every full collection of every "
+        "client's run several times as long). req/s and CPU (the client process's) are medians of "
         "the runs. Raw aiohttp runs before and after every other client's run, and each ratio is the median "
         "over the rounds of a client's req/s against those two neighbouring raw runs (divided by the same "
         "for the other client), which cancels most of the drift of a shared machine's load within seconds. "
