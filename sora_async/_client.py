@@ -28,7 +28,7 @@ from ._core import no_task_id
 from ._create import create_state, new_key, request_from
 from ._dialects import Dialect, get_dialect
 from ._download import DownloadProgress, download_video
-from ._errors import AmbiguousSubmissionError, APIResponseValidationError, ValidationError
+from ._errors import AmbiguousSubmissionError, APIResponseValidationError, SoraError, ValidationError
 from ._models import VideoRequest, VideoTask
 from ._redact import Redactor
 from ._retry import CallState, OnRetry, RetryPolicy
@@ -161,7 +161,15 @@ class SoraClient(ClientBase):
         video = request_from(request, fields)
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)  # at once, not when the call gets its slot
-        return await self._create(video, idempotency_key, retry, timeout)
+        gate = self._core().gate
+        if not gate.try_enter():  # wait here: a call waiting for its slot holds this coroutine only
+            turn = gate.queue()
+            try:
+                await turn
+            except asyncio.CancelledError:
+                gate.abandon(turn)
+                raise
+        return await self._create_in_slot(video, idempotency_key, retry, timeout)
 
     async def _create(
         self,
@@ -170,43 +178,60 @@ class SoraClient(ClientBase):
         retry: RetryPolicy | None,
         timeout: float | None,
     ) -> str:
-        """One create, for ``create_video``, ``submit`` and ``submit_many``.
+        """One create for ``submit``: a slot of the gate, then ``_create_in_slot``."""
+        gate = self._core().gate
+        if not gate.try_enter():
+            await gate.wait_turn()
+        return await self._create_in_slot(request, state, retry, timeout)
+
+    async def _create_in_slot(
+        self,
+        request: VideoRequest,
+        state: CallState | str | None,
+        retry: RetryPolicy | None,
+        timeout: float | None,
+    ) -> str:
+        """One create whose caller holds a slot of the gate (``create_video``, ``submit``,
+        ``submit_many``); the slot is given back here, whatever happens.
 
         ``state`` is the call's state, or the caller's key (or None: a fresh one) to make it from.
-        A call waiting for its slot (thousands wait under ``gather``) holds this coroutine and one
-        future, nothing else: the state, the body and the headers are made once it has the slot,
-        so the garbage collector has a third as much to walk over, again and again, while they wait.
+        The state, the body and the headers are made only now: a call waiting for its slot (thousands
+        wait under ``gather``) holds none of them while it waits. Then the request core's steps,
+        attempt 1 and, only if it fails, the retry loop.
         """
         core = self._core()
-        gate = core.gate
-        if not gate.try_enter():
-            turn = gate.queue()
-            try:
-                await turn
-            except asyncio.CancelledError:
-                gate.abandon(turn)
-                raise
-        try:  # from here until call_in_slot takes it over, the slot is this code's to give back
+        endpoint = self._dialect.create
+        try:  # until the core's exchange takes it over, the slot is this code's to give back
             if not isinstance(state, CallState):
                 state = create_state(state)
             body = dumps_request(request)
         except BaseException as exc:
-            gate.leave()
+            core.gate.leave()
             if isinstance(exc, UnicodeEncodeError):  # a lone surrogate: no relay can be sent that
                 raise ValidationError("request", "must hold text that UTF-8 can encode", str(exc)) from exc
             raise
-        options = self._options
-        payload = await core.call_in_slot(
-            self._dialect.create,
-            state=state,
-            policy=retry or options.retry,
-            timeout=timeout or options.timeout,
-            max_body=options.max_response_bytes,
+        sent = core.request_in_slot(
+            endpoint,
+            state,
             body=body,
             headers=self._call_headers,
             idempotency_key=state.idempotency_key or "",
-            on_retry=options.on_retry,
         )
+        options = self._options
+        timeout = timeout or options.timeout
+        try:
+            payload = await core.exchange(endpoint, sent, state, timeout, options.max_response_bytes)
+        except SoraError as first:
+            payload = await core.retry(
+                first,
+                endpoint,
+                sent,
+                state,
+                retry or options.retry,
+                timeout,
+                options.max_response_bytes,
+                options.on_retry,
+            )
         return self._task_id(payload, state)
 
     def _task_id(self, payload: Any, state: CallState) -> str:
@@ -397,13 +422,14 @@ class SoraClient(ClientBase):
         """
         if max_pending is not None:
             check_positive_int("max_pending", max_pending)
-        self._core()
+        core = self._core()
 
         # a partial, not a closure: one coroutine less per item
-        create = functools.partial(self._create, retry=retry, timeout=timeout)
+        create = functools.partial(self._create_in_slot, retry=retry, timeout=timeout)
         window = max_pending or 2 * self._max_concurrency
         return stream_results(
             requests,
+            gate=core.gate,
             create=create,
             new_key=new_key,
             track=self._track,

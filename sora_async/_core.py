@@ -88,8 +88,9 @@ class RequestCore:
         """The parsed JSON of the relay's success answer; raises a ``SoraError`` otherwise.
 
         A slot of the gate first: a call waiting for one holds its place in the queue (a future)
-        and nothing else, which keeps thousands of waiting calls cheap. Then ``call_in_slot``.
-        (Creates wait the same way one step earlier, in the client, before their body is built.)
+        and nothing else, which keeps thousands of waiting calls cheap. Then attempt 1
+        (``exchange``), and only if it fails the retry loop (``retry``). Creates take the same three
+        steps from the client, which waits for the slot before it builds the body.
         """
         gate = self._gate
         if not gate.try_enter():
@@ -99,59 +100,32 @@ class RequestCore:
             except asyncio.CancelledError:
                 gate.abandon(turn)
                 raise
-        return await self.call_in_slot(
-            endpoint,
-            state=state,
-            policy=policy,
-            timeout=timeout,
-            max_body=max_body,
-            task_id=task_id,
-            body=body,
-            headers=headers,
-            idempotency_key=idempotency_key,
-            on_retry=on_retry,
-        )
+        request = self.request_in_slot(endpoint, state, task_id, body, headers, idempotency_key)
+        try:
+            return await self.exchange(endpoint, request, state, timeout, max_body)
+        except SoraError as first:
+            return await self.retry(first, endpoint, request, state, policy, timeout, max_body, on_retry)
 
-    async def call_in_slot(
+    def request_in_slot(
         self,
         endpoint: Endpoint,
-        *,
         state: CallState,
-        policy: RetryPolicy,
-        timeout: float,
-        max_body: int,
         task_id: str | None = None,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
-        on_retry: OnRetry | None = None,
-    ) -> Any:
-        """``call`` for a caller that already holds a slot of the gate; it is given back here.
-
-        Attempt 1 is the fast path, written out here: the request and one exchange. Only a failure
-        builds the retry machinery (``_retry``), whose attempts take a slot each.
-        """
-        started = asyncio.get_running_loop().time()
-        gate = self._gate
+    ) -> TransportRequest:
+        """The request of a call that holds a slot (every attempt sends it as it is); if building it
+        fails, the slot is given back and the failure is an SDK error."""
         try:
-            request = self._request(endpoint, task_id, body, headers, idempotency_key)
-        except Exception as exc:  # building the request failed: still an SDK error
-            gate.leave()
+            return self._request(endpoint, task_id, body, headers, idempotency_key)
+        except Exception as exc:
+            self._gate.leave()
             raise self._unexpected(exc, state, endpoint) from exc
-        try:
-            return await self._exchange(endpoint, request, state, timeout, max_body)
-        except SoraError as exc:
-            first = exc
-        finally:
-            gate.leave()
-        return await self._retry(
-            first, started, endpoint, request, state, policy, timeout, max_body, on_retry
-        )
 
-    async def _retry(
+    async def retry(
         self,
         first: SoraError,
-        started: float,
         endpoint: Endpoint,
         request: TransportRequest,
         state: CallState,
@@ -162,19 +136,18 @@ class RequestCore:
     ) -> Any:
         """Attempts 2..n, after attempt 1 failed with ``first``: the same request again (the same
         URL, headers, ``Idempotency-Key`` and body), each attempt in a slot of its own.
-
-        A method of its own, not a closure in ``call_in_slot``: a closure would turn every argument
-        of that into a cell object on entry, for every call, failed or not.
         """
+        gate = self._gate
 
         async def attempt() -> Any:
-            async with self._gate:  # one slot per attempt: a backoff holds none
-                return await self._exchange(endpoint, request, state, timeout, max_body)
+            if not gate.try_enter():  # one slot per attempt: a backoff holds none
+                await gate.wait_turn()
+            return await self.exchange(endpoint, request, state, timeout, max_body)
 
         return await retry_after_failure(
             first,
             attempt,
-            started=started,
+            started=state.started,
             policy=policy,
             state=state,
             pause=self.limiter.pause if endpoint.takes_rate_token else _no_pause,
@@ -190,8 +163,8 @@ class RequestCore:
         headers: Mapping[str, str] | None,
         idempotency_key: str | None,
     ) -> TransportRequest:
-        """The request of a call (every attempt sends it as it is); the URL of an endpoint without a
-        task id is built once, and the headers in one merge: the client's, the call's, the key."""
+        """The URL of an endpoint without a task id is built once, and the headers in one merge:
+        the client's, the call's, the key."""
         if task_id is None:
             url = self._urls.get(endpoint)
             if url is None:
@@ -206,7 +179,7 @@ class RequestCore:
             merged = self.headers
         return TransportRequest(endpoint.method, url, merged, body)
 
-    async def _exchange(
+    async def exchange(
         self,
         endpoint: Endpoint,
         request: TransportRequest,
@@ -214,10 +187,13 @@ class RequestCore:
         timeout: float,
         max_body: int,
     ) -> Any:
-        """One attempt inside its gate slot: rate token, transport, the answer's meaning, feedback."""
-        state.attempts += 1
+        """One attempt in the gate slot its caller holds, which it gives back: rate token,
+        transport, the answer's meaning, feedback."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        state.attempts += 1
+        if state.attempts == 1:
+            state.started = started
         status: int | None = None
         try:
             if endpoint.takes_rate_token:
@@ -241,6 +217,7 @@ class RequestCore:
         except Exception as exc:  # whatever it was, the caller gets an SDK error for it
             raise self._unexpected(exc, state, endpoint) from exc
         finally:
+            self._gate.leave()
             if logger.isEnabledFor(logging.DEBUG):
                 _log_attempt(request, status, state.attempts, loop.time() - started)
         if endpoint.takes_rate_token:  # an accepted start: the limiter and the throttle watch hear of it

@@ -135,6 +135,8 @@ class CallState:
     throttled: int = 0
     """Attempts answered 429: they do not count against ``max_attempts``."""
     saw_ambiguous: bool = False
+    started: float = 0.0
+    """Loop time at which attempt 1 began: ``max_elapsed`` counts from it."""
 
 
 Pause = Callable[[float], Awaitable[None]]

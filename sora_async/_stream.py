@@ -31,13 +31,15 @@ from collections.abc import (
 from typing import Any
 
 from ._errors import ConfigurationError, SoraError, UnexpectedError
+from ._gate import Gate
 from ._retry import CallState
 from ._submit import SubmitInput, SubmitItem, SubmitResult, validated_request
 
 __all__ = ["CreateOne", "stream_results"]
 
 CreateOne = Callable[[Any, CallState], Awaitable[str]]
-"""Sends one item's create under its state: the client's ``_create`` bound to the call's options."""
+"""Sends one item's create under its state, in a slot of the gate the worker holds (the client's
+``_create_in_slot`` bound to the call's options); gives the slot back."""
 Track = Callable[[Awaitable[Any]], "asyncio.Task[Any]"]
 
 _CLOSED = "the SoraClient was closed before this item finished"
@@ -46,6 +48,7 @@ _CLOSED = "the SoraClient was closed before this item finished"
 async def stream_results(
     items: Iterable[SubmitInput] | AsyncIterable[SubmitInput],
     *,
+    gate: Gate,
     create: CreateOne,
     new_key: Callable[[], str],
     track: Track,
@@ -53,7 +56,7 @@ async def stream_results(
     workers: int,
 ) -> AsyncGenerator[SubmitResult, None]:
     """Yield one ``SubmitResult`` per item as each completes, holding at most ``window`` at once."""
-    pool = _Pool(_Source(items), create, new_key, window)
+    pool = _Pool(_Source(items), gate, create, new_key, window)
     tasks = [track(pool.work()) for _ in range(max(1, min(workers, window)))]
     pool.live = len(tasks)
     try:
@@ -170,8 +173,11 @@ def _mark_seen(fetch: asyncio.Future[Any]) -> None:
 class _Pool:
     """What the workers and the consumer share: the input, the finished results, two wake-ups."""
 
-    def __init__(self, source: _Source, create: CreateOne, new_key: Callable[[], str], window: int) -> None:
+    def __init__(
+        self, source: _Source, gate: Gate, create: CreateOne, new_key: Callable[[], str], window: int
+    ) -> None:
         self.source = source
+        self.gate = gate
         self.create = create
         self.new_key = new_key
         self.window = window
@@ -222,6 +228,9 @@ class _Pool:
             state = self._state(key)
             try:  # one item's result, whatever the create raised (written out: a coroutine less)
                 request = validated_request(request)
+                gate = self.gate
+                if not gate.try_enter():
+                    await gate.wait_turn()
                 task_id = await self.create(request, state)
             except SoraError as exc:
                 result = _result(index, request, tag, state, None, exc)

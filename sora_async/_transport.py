@@ -233,7 +233,11 @@ class AiohttpTransport(Transport):
                 allow_redirects=False,
                 timeout=self._timeout(timeout) if task is None else self._untimed,
             ) as response:
-                body = await _read_capped(response, max_body)
+                length = response.content_length
+                if length is not None and length <= max_body:  # one read of a known, allowed length
+                    body = await response.read()
+                else:
+                    body = await _read_capped(response, max_body)
                 return TransportResponse(response.status, response.headers, body)
         except APIResponseValidationError:
             raise
@@ -296,10 +300,13 @@ class _AiohttpStream(StreamedResponse):
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_body: int) -> bytes:
-    """The body, read in chunks, refused past ``max_body`` bytes (a huge or endless answer)."""
+    """The body, read in chunks, refused past ``max_body`` bytes (a huge or endless answer).
+
+    ``send`` reads a body of a known, allowed length itself, with one read (no coroutine more).
+    """
     length = response.content_length
     if length is not None and length <= max_body:
-        return await response.read()  # the fast path: one read of a known, allowed length
+        return await response.read()
     if length is not None:
         raise _too_large(response.status, max_body, f"it announced {length} bytes")
     parts: list[bytes] = []

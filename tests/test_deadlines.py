@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from sora_async import APITimeoutError, TransportRequest
@@ -238,14 +239,14 @@ async def test_a_watch_cancellation_a_library_turns_into_timeout_error_is_still_
     instead (as a library's own timeout context may) still ends the request as the watch's timeout:
     an ``APITimeoutError``, the task's cancellation count back to zero, never a bare cancellation."""
 
-    async def read_that_converts(response: object, max_body: int) -> bytes:
+    async def read_that_converts(response: object) -> bytes:
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             raise asyncio.TimeoutError from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    monkeypatch.setattr(transport_module, "_read_capped", read_that_converts)
+    monkeypatch.setattr(aiohttp.ClientResponse, "read", read_that_converts)
     server.script(Reply())
     with pytest.raises(APITimeoutError):
         await watched_transport.send(get(server), max_body=1000, timeout=0.2)
