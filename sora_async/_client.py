@@ -21,14 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from ._checks import check_idempotency_key, check_positive_int, check_seconds, check_task_id, clean_api_key
-from ._client_base import ClientBase
+from ._client_base import CLOSED, ClientBase
 from ._client_setup import choose_limiter, choose_transport
 from ._client_state import DEFAULT_MAX_RESPONSE_BYTES, Options, Shared
-from ._core import no_task_id
+from ._core import RequestCore, no_task_id
 from ._create import create_state, new_key, request_from
 from ._dialects import Dialect, get_dialect
 from ._download import DownloadProgress, download_video
-from ._errors import AmbiguousSubmissionError, APIResponseValidationError, SoraError, ValidationError
+from ._errors import (
+    AmbiguousSubmissionError,
+    APIResponseValidationError,
+    ConfigurationError,
+    SoraError,
+    ValidationError,
+)
 from ._models import VideoRequest, VideoTask
 from ._redact import Redactor
 from ._retry import CallState, OnRetry, RetryPolicy
@@ -161,7 +167,8 @@ class SoraClient(ClientBase):
         video = request_from(request, fields)
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)  # at once, not when the call gets its slot
-        gate = self._core().gate
+        core = self._core()
+        gate = core.gate
         if not gate.try_enter():  # wait here: a call waiting for its slot holds this coroutine only
             turn = gate.queue()
             try:
@@ -169,7 +176,7 @@ class SoraClient(ClientBase):
             except asyncio.CancelledError:
                 gate.abandon(turn)
                 raise
-        return await self._create_in_slot(video, idempotency_key, retry, timeout)
+        return await self._create_in_slot(core, video, idempotency_key, retry, timeout)
 
     async def _create(
         self,
@@ -179,29 +186,32 @@ class SoraClient(ClientBase):
         timeout: float | None,
     ) -> str:
         """One create for ``submit``: a slot of the gate, then ``_create_in_slot``."""
-        gate = self._core().gate
-        if not gate.try_enter():
-            await gate.wait_turn()
-        return await self._create_in_slot(request, state, retry, timeout)
+        core = self._core()
+        if not core.gate.try_enter():
+            await core.gate.wait_turn()
+        return await self._create_in_slot(core, request, state, retry, timeout)
 
     async def _create_in_slot(
         self,
+        core: RequestCore,
         request: VideoRequest,
         state: CallState | str | None,
         retry: RetryPolicy | None,
         timeout: float | None,
     ) -> str:
-        """One create whose caller holds a slot of the gate (``create_video``, ``submit``,
-        ``submit_many``); the slot is given back here, whatever happens.
+        """One create whose caller holds a slot of ``core``'s gate (``create_video``, ``submit``,
+        ``submit_many``); the slot is given back here, whatever happens. A client closed while the
+        caller waited for the slot makes it a ``ConfigurationError``: nothing is sent.
 
         ``state`` is the call's state, or the caller's key (or None: a fresh one) to make it from.
         The state, the body and the headers are made only now: a call waiting for its slot (thousands
         wait under ``gather``) holds none of them while it waits. Then the request core's steps,
         attempt 1 and, only if it fails, the retry loop.
         """
-        core = self._core()
         endpoint = self._dialect.create
         try:  # until the core's exchange takes it over, the slot is this code's to give back
+            if self._shared.closed:
+                raise ConfigurationError(CLOSED)
             if not isinstance(state, CallState):
                 state = create_state(state)
             body = dumps_request(request)
@@ -221,7 +231,10 @@ class SoraClient(ClientBase):
         timeout = timeout or options.timeout
         try:
             payload = await core.exchange(endpoint, sent, state, timeout, options.max_response_bytes)
-        except SoraError as first:
+            first: SoraError | None = None
+        except SoraError as exc:
+            first = exc
+        if first is not None:  # retried outside the except: the final error is not chained to it
             payload = await core.retry(
                 first,
                 endpoint,
@@ -425,7 +438,7 @@ class SoraClient(ClientBase):
         core = self._core()
 
         # a partial, not a closure: one coroutine less per item
-        create = functools.partial(self._create_in_slot, retry=retry, timeout=timeout)
+        create = functools.partial(self._create_in_slot, core, retry=retry, timeout=timeout)
         window = max_pending or 2 * self._max_concurrency
         return stream_results(
             requests,

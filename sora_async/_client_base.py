@@ -24,6 +24,8 @@ from ._retry import OnRetry, RetryPolicy
 from ._transport import Transport
 from .limits import Limiter
 
+CLOSED = "this SoraClient is closed; create a new one"
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
@@ -184,7 +186,7 @@ class ClientBase:
         """The shared request core, made on first use inside the running loop."""
         shared = self._shared
         if shared.closed:
-            raise ConfigurationError("this SoraClient is closed; create a new one")
+            raise ConfigurationError(CLOSED)
         if shared.core is None:
             shared.core = open_core(
                 transport=self._transport,

@@ -103,8 +103,10 @@ class RequestCore:
         request = self.request_in_slot(endpoint, state, task_id, body, headers, idempotency_key)
         try:
             return await self.exchange(endpoint, request, state, timeout, max_body)
-        except SoraError as first:
-            return await self.retry(first, endpoint, request, state, policy, timeout, max_body, on_retry)
+        except SoraError as exc:
+            first = exc
+        # retried outside the except: the final error is not chained to attempt 1's
+        return await self.retry(first, endpoint, request, state, policy, timeout, max_body, on_retry)
 
     def request_in_slot(
         self,

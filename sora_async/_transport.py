@@ -300,13 +300,10 @@ class _AiohttpStream(StreamedResponse):
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_body: int) -> bytes:
-    """The body, read in chunks, refused past ``max_body`` bytes (a huge or endless answer).
-
-    ``send`` reads a body of a known, allowed length itself, with one read (no coroutine more).
-    """
+    """A body of unknown length, read in chunks and refused past ``max_body`` bytes (a huge or
+    endless answer), or one announced past it, refused unread. (``send`` reads a body of a known,
+    allowed length itself, with one read and no coroutine more.)"""
     length = response.content_length
-    if length is not None and length <= max_body:
-        return await response.read()
     if length is not None:
         raise _too_large(response.status, max_body, f"it announced {length} bytes")
     parts: list[bytes] = []

@@ -232,21 +232,30 @@ async def test_a_request_in_flight_keeps_its_watch_when_a_new_session_is_made(
 
 
 @needs_uncancel
+@pytest.mark.parametrize("read", ["one read", "in chunks"])
 async def test_a_watch_cancellation_a_library_turns_into_timeout_error_is_still_api_timeout_error(
-    server: ScriptedServer, watched_transport: AiohttpTransport, monkeypatch: pytest.MonkeyPatch
+    server: ScriptedServer,
+    watched_transport: AiohttpTransport,
+    monkeypatch: pytest.MonkeyPatch,
+    read: str,
 ) -> None:
     """Code under the transport that meets the watch's cancellation and raises ``TimeoutError``
     instead (as a library's own timeout context may) still ends the request as the watch's timeout:
-    an ``APITimeoutError``, the task's cancellation count back to zero, never a bare cancellation."""
+    an ``APITimeoutError``, the task's cancellation count back to zero, never a bare cancellation.
+    Both ways of reading a body: one read of a known length, chunks of an unknown one."""
 
-    async def read_that_converts(response: object) -> bytes:
+    async def wait_then_convert() -> bytes:
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             raise asyncio.TimeoutError from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    monkeypatch.setattr(aiohttp.ClientResponse, "read", read_that_converts)
+    if read == "one read":
+        monkeypatch.setattr(aiohttp.ClientResponse, "read", lambda response: wait_then_convert())
+    else:
+        monkeypatch.setattr(aiohttp.ClientResponse, "content_length", property(lambda response: None))
+        monkeypatch.setattr(transport_module, "_read_capped", lambda response, max_body: wait_then_convert())
     server.script(Reply())
     with pytest.raises(APITimeoutError):
         await watched_transport.send(get(server), max_body=1000, timeout=0.2)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -124,6 +125,63 @@ def _with_create_parser(dialect: sa.Dialect, parse: Callable[[object], str | Non
 
 async def _collect(stream: Any) -> list[sa.SubmitResult]:
     return [result async for result in stream]
+
+
+async def test_creates_queued_for_a_slot_when_the_client_closes_fail_and_hand_the_slot_on() -> None:
+    """Queued creates that get their slot after aclose() end in ConfigurationError, nothing sent,
+    and each gives the slot back: no later waiter, create or query, is left waiting."""
+    release, arrived = asyncio.Event(), asyncio.Event()
+    sent: list[str] = []
+
+    async def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        sent.append(request.method)
+        arrived.set()
+        await release.wait()
+        return OK
+
+    c = client(handler, max_concurrency=1)
+    first = asyncio.ensure_future(c.create_video(REQ))
+    queued = [asyncio.ensure_future(c.create_video(REQ)) for _ in range(3)]
+    await asyncio.wait_for(arrived.wait(), 5)
+    await c.aclose()
+    release.set()
+    assert await asyncio.wait_for(first, 5) == "task_1"
+    outcomes = await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), 5)
+    assert all(isinstance(o, sa.ConfigurationError) for o in outcomes), outcomes
+    assert sent == ["POST"]  # only the create in flight before the close was sent
+
+
+async def test_a_stream_first_read_after_the_client_closed_answers_every_item() -> None:
+    """submit_many called on an open client and read only after aclose(): every item gets its
+    ConfigurationError result and the stream ends (its workers start after the close)."""
+    sent: list[str] = []
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        sent.append(request.method)
+        return OK
+
+    c = client(handler, max_concurrency=2)
+    async with c:
+        stream = c.submit_many([REQ] * 6)
+    results = await asyncio.wait_for(_collect(stream), 5)
+    assert sorted(r.index for r in results) == list(range(6))
+    assert all(isinstance(r.error, sa.ConfigurationError) for r in results)
+    assert sent == []
+
+
+async def test_a_retry_does_not_run_inside_the_handling_of_attempt_one() -> None:
+    """The retry loop runs after attempt 1's error is handled, not inside its except: an
+    on_retry callback sees no exception being handled, and the final error is not chained to
+    attempt 1's."""
+    answers = iter([answer({"code": "upstream_error"}, status=503), OK])
+    seen: list[object] = []
+
+    def on_retry(event: sa.RetryEvent) -> None:
+        seen.append(sys.exc_info()[1])
+
+    async with client(lambda request: next(answers), on_retry=on_retry) as c:
+        assert await c.create_video(REQ) == "task_1"
+    assert seen == [None]
 
 
 async def test_closing_the_client_under_a_stream_still_answers_every_item() -> None:
