@@ -20,7 +20,7 @@ from benchmarks._common import RESULTS
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 IMG = ROOT / "docs" / "img"
-SECTIONS = ("throughput", "resilience", "scale", "limiter", "loadtest")
+SECTIONS = ("throughput", "resilience", "scale", "limiter", "loadtest", "hostile")
 
 
 def load(results: Path) -> dict[str, dict[str, Any]]:
@@ -106,6 +106,7 @@ def throughput_section(data: dict[str, Any]) -> str:
         ("client", "client"),
         ("median_rps", "median req/s"),
         ("cpu_us_per_request", "client CPU µs/req"),
+        ("gc_collections", "garbage collections per run"),
         ("vs_raw", "vs raw aiohttp"),
         ("spread", "middle half of the rounds"),
         ("vs_raw_gather", "vs raw aiohttp under gather"),
@@ -125,7 +126,8 @@ def throughput_section(data: dict[str, Any]) -> str:
         "workers in a loop; *raw aiohttp under gather* is the "
         "same requests in the shape `gather` gives (all tasks at once behind a semaphore), the fair floor "
         "for `create_video` under `gather`: thousands of waiting tasks cost the event loop and the garbage "
-        "collector whatever library sends the requests."
+        "collector whatever library sends the requests (the *garbage collections per run* column: the "
+        "median count, every generation)."
     )
     image = f"\n\n![throughput by client]({chart.relative_to(DOC.parent).as_posix()})" if chart else ""
     return f"## (a) Throughput\n\n{intro}\n\n{table(rows, columns)}{image}"
@@ -266,6 +268,22 @@ def loadtest_section(data: dict[str, Any]) -> str:
     )
 
 
+def hostile_section(data: dict[str, Any]) -> str:
+    columns = [
+        ("answer", "answer"),
+        ("sora_async_defaults_rss_mb", "sora_async peak RSS growth MB"),
+        ("sora_async_outcome", "sora_async outcome"),
+        ("raw_aiohttp_rss_mb", "raw aiohttp peak RSS growth MB"),
+        ("raw_outcome", "raw aiohttp outcome"),
+    ]
+    return (
+        "## (h) Hostile answers\n\n"
+        "One create against a relay that answers with a 50 MB body, an endless one (for 3 s) or JSON "
+        "nested 1,000,000 deep; each client in a fresh process, peak RSS growth over the create.\n\n"
+        + table(data["rows"], columns)
+    )
+
+
 def notes_section(results: dict[str, dict[str, Any]]) -> str:
     """What the tables do not say by themselves: how the peers behave, and why sora_async's rows look so."""
     openai_version = next(iter(results.values()))["machine"]["peers"].get("openai")
@@ -388,6 +406,7 @@ def render(results: dict[str, dict[str, Any]]) -> str:
         "scale": scale_section,
         "limiter": limiter_section,
         "loadtest": loadtest_section,
+        "hostile": hostile_section,
     }
     parts += [builders[name](data) for name, data in results.items()]
     if results:

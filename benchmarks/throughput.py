@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
 import multiprocessing.connection
@@ -204,12 +205,22 @@ OPENAI_AIOHTTP = "openai-python (aiohttp)"
 _SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing inherited from this one
 
 
-def measure_here(runner: Runner, url: str, n: int, concurrency: int) -> tuple[float, float]:
-    """Requests per second and client CPU microseconds per request for one run, in this process."""
+Run = tuple[float, float, int]
+"""One run: requests per second, client CPU microseconds per request, garbage collections."""
+
+
+def measure_here(runner: Runner, url: str, n: int, concurrency: int) -> Run:
+    """One run in this process: req/s, client CPU µs per request, and how many times the garbage
+    collector ran (any generation) meanwhile."""
+    collections0 = _collections()
     cpu0, t0 = time.process_time(), time.perf_counter()
     asyncio.run(runner(url, n, concurrency))
     cpu1, t1 = time.process_time(), time.perf_counter()
-    return n / (t1 - t0), (cpu1 - cpu0) / n * 1e6
+    return n / (t1 - t0), (cpu1 - cpu0) / n * 1e6, _collections() - collections0
+
+
+def _collections() -> int:
+    return sum(generation["collections"] for generation in gc.get_stats())
 
 
 def _measure_in_child(
@@ -226,7 +237,7 @@ def _measure_in_child(
     out.send(("ok", measure_here(runner, url, n, concurrency)))
 
 
-def measure(name: str, url: str, n: int, concurrency: int) -> tuple[float, float] | None:
+def measure(name: str, url: str, n: int, concurrency: int) -> Run | None:
     """One run of client ``name`` in a fresh process of its own; None if its library is missing.
 
     A fresh process per run, because the garbage collector walks every object of the process: in a
@@ -258,7 +269,7 @@ def available(runners: dict[str, Runner], url: str) -> dict[str, Runner]:
 def run_rounds(url: str, runners: dict[str, Runner], n: int, rounds: int, concurrency: int) -> dict[str, Any]:
     """Every client once per round, in a rotated order, with a run of the floor before and after
     each one: ``{"samples": ..., "floor_near": ...}``, the floor's mean req/s around each run."""
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
+    samples: dict[str, list[Run]] = {name: [] for name in runners}
     floor_near: dict[str, list[float]] = {name: [] for name in runners}
     others = [name for name in runners if name != FLOOR]
     for round_no in range(rounds):
@@ -271,11 +282,11 @@ def run_rounds(url: str, runners: dict[str, Runner], n: int, rounds: int, concur
             samples[FLOOR].append(after)
             floor_near[name].append((before[0] + after[0]) / 2)
             before = after
-    floor_near[FLOOR] = [rps for rps, _ in samples[FLOOR]]
+    floor_near[FLOOR] = [run[0] for run in samples[FLOOR]]
     return {"samples": samples, "floor_near": floor_near}
 
 
-def _measured(name: str, url: str, n: int, concurrency: int) -> tuple[float, float]:
+def _measured(name: str, url: str, n: int, concurrency: int) -> Run:
     result = measure(name, url, n, concurrency)
     if result is None:
         raise RuntimeError(f"{name!r} could run before and no longer can")
@@ -287,7 +298,7 @@ def round_ratios(measured: dict[str, Any], name: str) -> list[float]:
     samples, near = measured["samples"], measured["floor_near"]
     if name == FLOOR:
         return [1.0] * min(len(runs) for runs in samples.values())
-    return [rps / floor for (rps, _), floor in zip(samples[name], near[name], strict=True)]
+    return [run[0] / floor for run, floor in zip(samples[name], near[name], strict=True)]
 
 
 def paired_ratio(measured: dict[str, Any], name: str, baseline: str) -> float:
@@ -300,14 +311,15 @@ def paired_ratio(measured: dict[str, Any], name: str, baseline: str) -> float:
 
 
 def summarise(measured: dict[str, Any]) -> list[dict[str, Any]]:
-    samples: dict[str, list[tuple[float, float]]] = measured["samples"]
+    samples: dict[str, list[Run]] = measured["samples"]
     rows = []
     for name, runs in samples.items():
         rows.append(
             {
                 "client": name,
-                "median_rps": round(median(r for r, _ in runs), 1),
-                "cpu_us_per_request": round(median(c for _, c in runs), 1),
+                "median_rps": round(median(run[0] for run in runs), 1),
+                "cpu_us_per_request": round(median(run[1] for run in runs), 1),
+                "gc_collections": round(median(run[2] for run in runs)),
                 "vs_raw": round(paired_ratio(measured, name, FLOOR), 3),
                 "vs_raw_gather": round(paired_ratio(measured, name, RAW_GATHER), 3)
                 if RAW_GATHER in samples
@@ -315,7 +327,8 @@ def summarise(measured: dict[str, Any]) -> list[dict[str, Any]]:
                 "vs_openai_aiohttp": round(paired_ratio(measured, name, OPENAI_AIOHTTP), 2)
                 if OPENAI_AIOHTTP in samples
                 else None,
-                "runs_rps": [round(r, 1) for r, _ in runs],
+                "runs_rps": [round(run[0], 1) for run in runs],
+                "runs_gc_collections": [run[2] for run in runs],
                 "round_ratios_vs_raw": [round(x, 3) for x in round_ratios(measured, name)],
             }
         )
@@ -381,7 +394,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     print_table(
         rows,
-        ["client", "median_rps", "cpu_us_per_request", "vs_raw", "vs_raw_gather", "vs_openai_aiohttp"],
+        [
+            "client",
+            "median_rps",
+            "cpu_us_per_request",
+            "gc_collections",
+            "vs_raw",
+            "vs_raw_gather",
+            "vs_openai_aiohttp",
+        ],
     )
     checks = targets(rows)
     print_targets(checks)
