@@ -101,12 +101,16 @@ def targets_section(results: dict[str, dict[str, Any]]) -> str:
 def throughput_section(data: dict[str, Any]) -> str:
     chart = draw_ratios(data["rows"], IMG / "throughput_ratios.png")
     raw = next(row["runs_rps"] for row in data["rows"] if row["client"] == "raw aiohttp")
-    rows = [{**row, "spread": _ratio_spread(row, raw)} for row in data["rows"]]
+    rows = [
+        {**row, "spread": _ratio_spread(row, raw), "gc_time": _percent(row.get("gc_share"))}
+        for row in data["rows"]
+    ]
     columns = [
         ("client", "client"),
         ("median_rps", "median req/s"),
         ("cpu_us_per_request", "client CPU µs/req"),
         ("gc_collections", "garbage collections per run"),
+        ("gc_time", "time in them"),
         ("vs_raw", "vs raw aiohttp"),
         ("spread", "middle half of the rounds"),
         ("vs_raw_gather", "vs raw aiohttp under gather"),
@@ -127,10 +131,15 @@ def throughput_section(data: dict[str, Any]) -> str:
         "same requests in the shape `gather` gives (all tasks at once behind a semaphore), the fair floor "
         "for `create_video` under `gather`: thousands of waiting tasks cost the event loop and the garbage "
         "collector whatever library sends the requests (the *garbage collections per run* column: the "
-        "median count, every generation)."
+        "median count, every generation; *time in them*: the median share of the run's wall time they "
+        "took)."
     )
     image = f"\n\n![throughput by client]({chart.relative_to(DOC.parent).as_posix()})" if chart else ""
     return f"## (a) Throughput\n\n{intro}\n\n{table(rows, columns)}{image}"
+
+
+def _percent(share: float | None) -> str | None:
+    return None if share is None else f"{share * 100:.1f}%"
 
 
 def _ratio_spread(row: dict[str, Any], raw: Sequence[float]) -> str:

@@ -205,29 +205,47 @@ OPENAI_AIOHTTP = "openai-python (aiohttp)"
 _SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing inherited from this one
 
 
-Run = tuple[float, float, int]
-"""One run: requests per second, client CPU microseconds per request, garbage collections."""
+Run = tuple[float, float, int, float]
+"""One run: requests per second, client CPU microseconds per request, garbage collections, and the
+share of the run's time spent in them."""
 
 
 def measure_here(runner: Runner, url: str, n: int, concurrency: int) -> Run:
-    """One run in this process: req/s, client CPU µs per request, and how many times the garbage
-    collector ran (any generation) meanwhile."""
-    collections0 = _collections()
-    cpu0, t0 = time.process_time(), time.perf_counter()
-    asyncio.run(runner(url, n, concurrency))
-    cpu1, t1 = time.process_time(), time.perf_counter()
-    return n / (t1 - t0), (cpu1 - cpu0) / n * 1e6, _collections() - collections0
+    """One run in this process: req/s, client CPU µs per request, how many times the garbage
+    collector ran (any generation) meanwhile, and the share of the run's wall time it took."""
+    clock = _GcClock()
+    gc.callbacks.append(clock)
+    try:
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        asyncio.run(runner(url, n, concurrency))
+        cpu1, t1 = time.process_time(), time.perf_counter()
+    finally:
+        gc.callbacks.remove(clock)
+    return n / (t1 - t0), (cpu1 - cpu0) / n * 1e6, clock.collections, clock.seconds / (t1 - t0)
 
 
-def _collections() -> int:
-    return sum(generation["collections"] for generation in gc.get_stats())
+class _GcClock:
+    """A ``gc.callbacks`` entry that counts the collections and adds up the time they take: the cost
+    that separates the ``gather`` shape from a worker loop, whoever sends the requests."""
+
+    def __init__(self) -> None:
+        self.collections = 0
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.collections += 1
+            self.seconds += time.perf_counter() - self._started
 
 
 def _measure_in_child(
     name: str, url: str, n: int, concurrency: int, out: multiprocessing.connection.Connection
 ) -> None:  # pragma: no cover - child process
     """One run in a fresh interpreter: a warm-up (imports, connections, lazily built parts), then
-    the measured run. Sends ``("ok", (rps, cpu))`` or ``("skip", reason)``."""
+    the measured run. Sends ``("ok", Run)`` or ``("skip", reason)``."""
     runner = RUNNERS[name]
     try:
         measure_here(runner, url, 200, 8)
@@ -320,6 +338,7 @@ def summarise(measured: dict[str, Any]) -> list[dict[str, Any]]:
                 "median_rps": round(median(run[0] for run in runs), 1),
                 "cpu_us_per_request": round(median(run[1] for run in runs), 1),
                 "gc_collections": round(median(run[2] for run in runs)),
+                "gc_share": round(median(run[3] for run in runs), 3),
                 "vs_raw": round(paired_ratio(measured, name, FLOOR), 3),
                 "vs_raw_gather": round(paired_ratio(measured, name, RAW_GATHER), 3)
                 if RAW_GATHER in samples
@@ -399,6 +418,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "median_rps",
             "cpu_us_per_request",
             "gc_collections",
+            "gc_share",
             "vs_raw",
             "vs_raw_gather",
             "vs_openai_aiohttp",
