@@ -432,6 +432,9 @@ class SoraClient(ClientBase):
         Raises:
             ValidationError: A bad ``max_pending`` (at once, when called).
             ConfigurationError: The client is closed or has no key or base URL (at once).
+            Exception: Whatever ``requests`` itself raises, as a loop over it would: nothing more
+                is read from it, and the stream raises it once every item already taken has
+                yielded its result.
         """
         if max_pending is not None:
             check_positive_int("max_pending", max_pending)

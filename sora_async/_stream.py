@@ -11,8 +11,10 @@ while it waits, but handing slots from task to task kept the garbage collector b
 the collections of a plain worker loop, measured). The guarantee is the same: every item
 taken gets exactly one result, whatever happens to it. An error of any kind becomes its result; the
 client closed under the stream (its tasks cancelled) gives the item in flight, and every item taken
-after, a ``ConfigurationError`` result. Only the consumer leaving the stream drops the work in
-flight, as it must.
+after, a ``ConfigurationError`` result. The input raising ends the reading, not the stream: the
+items already taken (sent, perhaps creating tasks) still get their results, and only then does the
+stream raise the input's error. Only the consumer leaving the stream drops the work in flight, as it
+must, and the stream closes only once a read of an async input under way has ended.
 """
 
 from __future__ import annotations
@@ -65,14 +67,14 @@ async def stream_results(
                 if pool.waiting_for_room:
                     pool.room.set()
                 yield pool.done.popleft()
-            elif pool.failure is not None:
-                raise pool.failure  # the input itself raised: as if the loop over it had
             elif pool.live:  # wait for a result or a worker's end: a bare future, no coroutine
                 news = pool.news = asyncio.get_running_loop().create_future()
                 try:
                     await news
                 finally:
                     pool.news = None
+            elif pool.failure is not None:  # the input raised, and every item taken is answered:
+                raise pool.failure  # as if the loop over the input had
             elif pool.client_closed and not pool.source.exhausted:
                 source = pool.source  # the client is gone: what is left still gets answers
                 taken = source.take_now() if source.plain else await source.take()
@@ -87,7 +89,7 @@ async def stream_results(
         try:
             await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            pool.source.abandon()
+            await pool.source.abandon()
 
 
 class _Source:
@@ -118,6 +120,9 @@ class _Source:
         except StopIteration:
             self.exhausted = True
             return None
+        except BaseException:
+            self.exhausted = True  # the input raised: it ends here, nothing more is read from it
+            raise
         return self._numbered(item)
 
     async def take(self) -> tuple[int, SubmitInput] | None:
@@ -142,8 +147,12 @@ class _Source:
                     if fetch.cancelled():
                         self._fetch = None  # the read itself is over
                     raise  # else the read, done or not, is the next taker's: its item is not lost
+                except StopAsyncIteration:
+                    self._fetch = None
+                    raise
                 except BaseException:
-                    self._fetch = None  # the end of the input, or its error: this taker has it
+                    self._fetch = None  # the input raised: it ends here, this taker has the error
+                    self.exhausted = True
                     raise
                 self._fetch = None
         except StopAsyncIteration:
@@ -151,13 +160,16 @@ class _Source:
             return None
         return self._numbered(item)
 
-    def abandon(self) -> None:
-        """The consumer left: a read under way is cancelled (nobody will take its item), and a
-        finished one's outcome is marked as seen (asyncio would log an unread exception)."""
+    async def abandon(self) -> None:
+        """The consumer left: a read under way is cancelled (nobody will take its item) and waited
+        for, so that the caller's generator is at rest when the stream has closed (its ``finally``
+        has run, and its own ``aclose`` works); a finished read's outcome is marked as seen
+        (asyncio would log an unread exception)."""
         fetch, self._fetch = self._fetch, None
         if fetch is not None:
             fetch.cancel()
             fetch.add_done_callback(_mark_seen)
+            await asyncio.wait([fetch])
 
     def _numbered(self, item: SubmitInput) -> tuple[int, SubmitInput]:
         index = self._index

@@ -7,6 +7,7 @@ and checks what the caller gets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 import sora_async as sa
+from sora_async._compat import timeout_after
 from sora_async.limits import Limiter
 
 KEY = "sk-core-test-0123456789abcdef"
@@ -309,6 +311,71 @@ async def test_an_input_that_raises_ends_the_stream_with_its_error_after_the_res
         with pytest.raises(LookupError, match="data source broke"):
             await consume(c.submit_many(items()))
     assert [r.ok for r in got] == [True, True]
+
+
+@pytest.mark.parametrize("kind", ["plain", "async"])
+async def test_an_input_that_raises_with_items_in_flight_answers_every_item_before_its_error(
+    kind: str,
+) -> None:
+    """Items already sent when the input fails still get their results (they may have created
+    tasks), and only then does the stream raise the input's error; nothing more is read from it."""
+    release = asyncio.Event()
+
+    async def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        await release.wait()  # every create is in flight when the input fails
+        return OK
+
+    def plain() -> Any:
+        for n in range(3):
+            yield sa.SubmitItem(REQ, tag=n)
+        asyncio.get_running_loop().call_later(0.05, release.set)  # the creates end after the error
+        raise LookupError("the caller's data source broke")
+
+    async def in_async() -> Any:
+        for item in plain():
+            await asyncio.sleep(0)
+            yield item
+
+    got: list[sa.SubmitResult] = []
+
+    async def consume(stream: Any) -> None:
+        async for result in stream:
+            got.append(result)
+
+    async with client(handler, max_concurrency=4) as c:
+        with pytest.raises(LookupError, match="data source broke"):
+            await asyncio.wait_for(consume(c.submit_many(plain() if kind == "plain" else in_async())), 5)
+    assert sorted(r.tag for r in got) == [0, 1, 2]
+    assert all(r.ok for r in got)
+
+
+@pytest.mark.parametrize("leave", ["break", "caller_timeout"])
+async def test_a_closed_stream_leaves_its_async_input_at_rest(leave: str) -> None:
+    """Once the stream is closed, a read of the caller's generator that was under way has ended:
+    its ``finally`` has run, and closing it again (``aclosing``, ``aclose``) works."""
+    log: list[str] = []
+
+    async def feed() -> Any:
+        try:
+            for n in range(100):
+                await asyncio.sleep(0.05 if n else 0)  # a read is under way when the consumer leaves
+                yield sa.VideoRequest(prompt=f"fox {n}")
+        finally:
+            log.append("finally")
+
+    async with client(lambda request: OK, max_concurrency=4) as c:
+        source = feed()
+        if leave == "break":
+            async with contextlib.aclosing(c.submit_many(source)) as stream:
+                async for _ in stream:
+                    break
+        else:
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                async with timeout_after(0.02):
+                    async for _ in c.submit_many(source):
+                        pass
+        assert log == ["finally"]
+        await source.aclose()  # already at rest: no "asynchronous generator is already running"
 
 
 async def test_breaking_out_of_a_stream_cancels_its_work_and_sends_no_more() -> None:
