@@ -76,8 +76,8 @@ class SoraClient(ClientBase):
         on_retry: Called with a ``RetryEvent`` before each retry's wait.
         transport: Where requests go: the aiohttp transport by default, or ``MockTransport(handler)``
             in tests.
-        max_response_bytes: The largest answer body read; a larger one raises
-            ``APIResponseValidationError`` (memory per request stays bounded).
+        max_response_bytes: The largest answer body read (inflated, for a compressed one); a
+            larger one raises ``APIResponseValidationError`` (memory per request stays bounded).
 
     Raises:
         ValidationError: An argument of the wrong type or range (named in the message).

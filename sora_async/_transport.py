@@ -234,8 +234,8 @@ class AiohttpTransport(Transport):
                 timeout=self._timeout(timeout) if task is None else self._untimed,
             ) as response:
                 length = response.content_length
-                if length is not None and length <= max_body:  # one read of a known, allowed length
-                    body = await response.read()
+                if length is not None and length <= max_body and not _compressed(response):
+                    body = await response.read()  # one read of a known, allowed length
                 else:
                     body = await _read_capped(response, max_body)
                 return TransportResponse(response.status, response.headers, body)
@@ -299,12 +299,20 @@ class _AiohttpStream(StreamedResponse):
             raise _wire_error(exc, str(self._response.url)) from exc
 
 
+def _compressed(response: aiohttp.ClientResponse) -> bool:
+    """A compressed answer: its ``Content-Length`` counts the compressed bytes, and aiohttp hands
+    over the inflated ones, which the cap is about (a 50 KB gzip can hold 50 MB)."""
+    encoding = response.headers.get("Content-Encoding")
+    return encoding is not None and encoding.strip().lower() != "identity"
+
+
 async def _read_capped(response: aiohttp.ClientResponse, max_body: int) -> bytes:
-    """A body of unknown length, read in chunks and refused past ``max_body`` bytes (a huge or
-    endless answer), or one announced past it, refused unread. (``send`` reads a body of a known,
-    allowed length itself, with one read and no coroutine more.)"""
+    """A body of unknown length or a compressed one, read in chunks (inflated) and refused past
+    ``max_body`` bytes (a huge, endless or explosive answer), or one announced past it, refused
+    unread. (``send`` reads a plain body of a known, allowed length itself, with one read and no
+    coroutine more.)"""
     length = response.content_length
-    if length is not None:
+    if length is not None and length > max_body:
         raise _too_large(response.status, max_body, f"it announced {length} bytes")
     parts: list[bytes] = []
     total = 0

@@ -24,6 +24,7 @@ class Reply:
     status: int = 200
     json_body: Any = None
     text: str | None = None
+    raw: bytes | None = None  # sent as it is (a compressed body, say), with ``headers``
     headers: dict[str, str] = attrs.field(factory=dict)
     delay: float = 0.0
     drop: str | None = None
@@ -81,6 +82,8 @@ class ScriptedServer:
         if reply.drop == "after":
             _drop(request)
             return web.Response()
+        if reply.raw is not None:
+            return web.Response(status=reply.status, body=reply.raw, headers=reply.headers)
         if reply.text is not None:
             return web.Response(status=reply.status, text=reply.text, headers=reply.headers)
         payload = reply.json_body if reply.json_body is not None else self._default_payload(request)

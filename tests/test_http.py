@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import gzip
 import inspect
 import json
 import sys
@@ -38,7 +39,7 @@ from sora_async import (
 from sora_async._errors import BODY_EXCERPT_LIMIT, status_error_class
 from sora_async._http import parse_response, parse_retry_after
 from sora_async._transport import AiohttpTransport, TransportRequest
-from tests.scripted import envelope
+from tests.scripted import Reply, ScriptedServer, envelope
 
 BASE = "https://relay.example"
 CREATE_URL = f"{BASE}/sora/v1/videos"
@@ -849,6 +850,29 @@ async def test_an_announced_length_over_the_cap_is_refused_unread(
     with pytest.raises(APIResponseValidationError, match=f"it announced {length} bytes") as info:
         await transport.send(request, max_body=1000)
     assert info.value.status_code == 502
+
+
+@pytest.mark.parametrize(("inflated", "refused"), [(500_000, False), (5_000_000, True)])
+async def test_a_compressed_answer_is_capped_by_its_inflated_size(
+    server: ScriptedServer, inflated: int, refused: bool
+) -> None:
+    """A gzip answer's Content-Length counts the compressed bytes (a few KB here): the cap is on what
+    it inflates to, read in chunks, so a small bomb cannot fill memory (a real server: aiohttp
+    inflates it)."""
+    body = json.dumps({"code": "success", "data": "task_1", "pad": "0" * inflated}).encode()
+    packed = gzip.compress(body)
+    assert len(packed) < 1_000_000  # announced (compressed) under the cap either way
+    server.script(Reply(raw=packed, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}))
+    transport = AiohttpTransport()
+    request = TransportRequest("POST", server.url + "/sora/v1/videos", AUTH, b"{}")
+    try:
+        if not refused:
+            assert (await transport.send(request, max_body=1_000_000)).body == body
+            return
+        with pytest.raises(APIResponseValidationError, match="went on past that"):
+            await transport.send(request, max_body=1_000_000)
+    finally:
+        await transport.aclose()
 
 
 async def test_a_streamed_answer_comes_in_chunks_of_at_most_the_size_asked(
