@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ._checks import check_idempotency_key, check_positive_int, check_seconds, check_task_id, clean_api_key
-from ._client_base import CLOSED, ClientBase
+from ._client_base import ClientBase
 from ._client_setup import choose_limiter, choose_transport
 from ._client_state import DEFAULT_MAX_RESPONSE_BYTES, Options, Shared
 from ._core import RequestCore, no_task_id
@@ -31,7 +31,6 @@ from ._download import DownloadProgress, download_video
 from ._errors import (
     AmbiguousSubmissionError,
     APIResponseValidationError,
-    ConfigurationError,
     SoraError,
     ValidationError,
 )
@@ -210,8 +209,6 @@ class SoraClient(ClientBase):
         """
         endpoint = self._dialect.create
         try:  # until the core's exchange takes it over, the slot is this code's to give back
-            if self._shared.closed:
-                raise ConfigurationError(CLOSED)
             if not isinstance(state, CallState):
                 state = create_state(state)
             body = dumps_request(request)

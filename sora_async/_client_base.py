@@ -16,15 +16,13 @@ from typing import TYPE_CHECKING, TypeVar
 from ._checks import check_headers
 from ._client_setup import open_core
 from ._client_state import Options, Shared
-from ._core import RequestCore
+from ._core import CLOSED, RequestCore
 from ._dialects import Dialect
 from ._errors import ConfigurationError
 from ._redact import Redactor
 from ._retry import OnRetry, RetryPolicy
 from ._transport import Transport
 from .limits import Limiter
-
-CLOSED = "this SoraClient is closed; create a new one"
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -148,11 +146,17 @@ class ClientBase:
     async def aclose(self) -> None:
         """Cancel unfinished submissions and close the connections. Safe to call more than once.
 
+        Calls still waiting in other tasks, for a slot or in a retry's backoff, send nothing more:
+        they end in ``ConfigurationError`` (``AmbiguousSubmissionError`` for a create whose earlier
+        attempt may have made its task). A request in flight loses its connection.
+
         On a ``with_options`` view this does nothing: the client it came from owns the connections.
         """
         if self._parent is not None:
             return
         shared = self._shared
+        if shared.core is not None:
+            shared.core.closed = True  # calls in a backoff or queued for a slot send nothing more
         await shared.cancel_tasks()
         if self._owns_transport:
             await self._transport.aclose()

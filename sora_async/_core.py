@@ -22,6 +22,7 @@ from typing import Any
 from ._dialects import Endpoint
 from ._errors import (
     APIResponseValidationError,
+    ConfigurationError,
     RateLimitError,
     SoraError,
     UnexpectedError,
@@ -35,7 +36,9 @@ from ._throttle import ThrottleWatch
 from ._transport import Transport, TransportRequest, path_of
 from .limits import Limiter
 
-__all__ = ["RequestCore"]
+__all__ = ["CLOSED", "RequestCore"]
+
+CLOSED = "this SoraClient is closed; create a new one"
 
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
@@ -45,7 +48,17 @@ logger = logging.getLogger("sora_async")
 class RequestCore:
     """Sends one logical call (all its attempts) for an endpoint; shared by a client and its views."""
 
-    __slots__ = ("_gate", "_throttle", "_urls", "base_url", "headers", "limiter", "redact", "transport")
+    __slots__ = (
+        "_gate",
+        "_throttle",
+        "_urls",
+        "base_url",
+        "closed",
+        "headers",
+        "limiter",
+        "redact",
+        "transport",
+    )
 
     def __init__(
         self,
@@ -65,6 +78,8 @@ class RequestCore:
         self._gate = Gate(max_concurrency)
         self._throttle = ThrottleWatch(asyncio.get_running_loop().time)
         self._urls: dict[Endpoint, str] = {}  # endpoints without a task id: their URL never changes
+        self.closed = False
+        """Set by the client's ``aclose``: an attempt that gets its slot later sends nothing."""
 
     @property
     def gate(self) -> Gate:
@@ -118,7 +133,9 @@ class RequestCore:
         idempotency_key: str | None = None,
     ) -> TransportRequest:
         """The request of a call that holds a slot (every attempt sends it as it is); if building it
-        fails, the slot is given back and the failure is an SDK error."""
+        fails, or the client was closed while the call waited, the slot is given back and the
+        failure is an SDK error."""
+        self.leave_if_closed()
         try:
             return self._request(endpoint, task_id, body, headers, idempotency_key)
         except Exception as exc:
@@ -144,6 +161,7 @@ class RequestCore:
         async def attempt() -> Any:
             if not gate.try_enter():  # one slot per attempt: a backoff holds none
                 await gate.wait_turn()
+            self.leave_if_closed()  # closed during the backoff: no attempt more
             return await self.exchange(endpoint, request, state, timeout, max_body)
 
         return await retry_after_failure(
@@ -156,6 +174,12 @@ class RequestCore:
             on_retry=on_retry,
             throttle=self._throttle,
         )
+
+    def leave_if_closed(self) -> None:
+        """In a slot after the client was closed: give the slot back and refuse, sending nothing."""
+        if self.closed:
+            self._gate.leave()
+            raise ConfigurationError(CLOSED)
 
     def _request(
         self,

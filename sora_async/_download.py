@@ -37,7 +37,7 @@ from typing import Union
 import yarl
 
 from ._compat import timeout_after
-from ._core import RequestCore
+from ._core import CLOSED, RequestCore
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -160,6 +160,8 @@ class _Download:
         state.attempts += 1  # the retry loop counts attempts by it
         try:
             async with self.core.gate:
+                if self.core.closed:  # the client closed while this attempt waited or backed off
+                    raise ConfigurationError(CLOSED)
                 await self._fetch()
         except SoraError as exc:
             if exc.__cause__ is not None:

@@ -35,7 +35,7 @@ import yarl
 
 from ._compat import current_task_cancelling, timeout_after
 from ._deadlines import COARSE_FROM, DeadlineWatch
-from ._errors import APIConnectionError, APIResponseValidationError, APITimeoutError
+from ._errors import APIConnectionError, APIResponseValidationError, APITimeoutError, ConfigurationError
 
 __all__ = [
     "AiohttpTransport",
@@ -181,6 +181,8 @@ class AiohttpTransport(Transport):
     whole exchange. A timeout of ``COARSE_FROM`` (2.5) seconds or more is kept by one shared
     ``DeadlineWatch`` for all requests in flight and ends at most a quarter of a second late; a
     shorter one has aiohttp's exact timer. A caller's own deadline always wins, as a cancellation.
+    Once ``aclose`` has run it stays closed: a request after it raises ``ConfigurationError``
+    rather than open a session nobody would close.
     """
 
     DEADLINE_TICK = 0.25
@@ -193,8 +195,11 @@ class AiohttpTransport(Transport):
         self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
         self._untimed = aiohttp.ClientTimeout(total=None, connect=connect_timeout)
         self._watch = DeadlineWatch(tick=self.DEADLINE_TICK)
+        self._closed = False
 
     def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._closed:  # a session opened now would never be closed: nothing is sent
+            raise ConfigurationError("this AiohttpTransport is closed; create a new one")
         if self._session is None or self._session.closed:
             # A new session may mean a new loop: a new watch. The old one goes on for the requests
             # it still holds (its timer stops by itself once they are over).
@@ -279,6 +284,7 @@ class AiohttpTransport(Transport):
             raise _wire_error(exc, request.url) from exc
 
     async def aclose(self) -> None:
+        self._closed = True
         self._watch.close()
         session, self._session = self._session, None
         if session is not None and not session.closed:

@@ -8,6 +8,7 @@ header above all), never how long something took.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -304,3 +305,25 @@ async def test_bad_arguments_are_refused_before_any_request(tmp_path: Path) -> N
         with pytest.raises(sa.ValidationError, match="'task_id'"):
             await client.download_video("not a task id", tmp_path / "v.mp4")
     assert transport.requests == []
+
+
+async def test_a_download_backing_off_when_the_client_closes_sends_nothing_more(tmp_path: Path) -> None:
+    """A download waiting out a retry's backoff when aclose() runs makes no attempt more: it ends
+    in ConfigurationError, and nothing is requested after the close."""
+    task = sa.VideoTask(task_id="t1", status=sa.TaskStatus.SUCCESS, video_urls=("https://cdn.example/v",))
+    failed = asyncio.Event()
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        failed.set()
+        return sa.TransportResponse(503)
+
+    transport = sa.MockTransport(handler)
+    policy = sa.RetryPolicy(initial_backoff=0.2, max_backoff=0.2)
+    client = sa.SoraClient(KEY, base_url="https://relay.example", transport=transport, retry=policy)
+    download = asyncio.ensure_future(client.download_video(task, tmp_path / "v.mp4"))
+    await asyncio.wait_for(failed.wait(), 5)
+    await client.aclose()
+    with pytest.raises(sa.ConfigurationError, match="closed"):
+        await asyncio.wait_for(download, 5)
+    assert len(transport.requests) == 1
+    assert not (tmp_path / "v.mp4").exists()

@@ -17,6 +17,7 @@ import pytest
 
 import sora_async as sa
 from sora_async._compat import timeout_after
+from sora_async._transport import AiohttpTransport
 from sora_async.limits import Limiter
 
 KEY = "sk-core-test-0123456789abcdef"
@@ -151,6 +152,55 @@ async def test_creates_queued_for_a_slot_when_the_client_closes_fail_and_hand_th
     outcomes = await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), 5)
     assert all(isinstance(o, sa.ConfigurationError) for o in outcomes), outcomes
     assert sent == ["POST"]  # only the create in flight before the close was sent
+
+
+@pytest.mark.parametrize(
+    ("call", "retry_ambiguous", "expected"),
+    [
+        ("create", False, sa.ConfigurationError),  # a 503: nothing was made, the close is the answer
+        ("create", True, sa.AmbiguousSubmissionError),  # a 500 retried by choice: it may exist
+        ("get", False, sa.ConfigurationError),
+    ],
+)
+async def test_a_call_backing_off_when_the_client_closes_sends_nothing_more(
+    call: str, retry_ambiguous: bool, expected: type[sa.SoraError]
+) -> None:
+    """A call waiting out a retry's backoff when aclose() runs makes no attempt more: no request
+    goes out after the close, and the call ends in an SDK error (ambiguous if an attempt may have
+    created a task)."""
+    sent: list[str] = []
+    failed = asyncio.Event()
+    status = 500 if retry_ambiguous else 503
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        sent.append(request.method)
+        failed.set()
+        return answer({"code": "error", "message": "busy"}, status)
+
+    policy = sa.RetryPolicy(initial_backoff=0.2, max_backoff=0.2, retry_ambiguous=retry_ambiguous)
+    c = client(handler, retry=policy)
+    running = asyncio.ensure_future(c.create_video(REQ) if call == "create" else c.get_task("task_1"))
+    await asyncio.wait_for(failed.wait(), 5)  # attempt 1 failed: the call is in its backoff
+    await c.aclose()
+    with pytest.raises(expected) as info:
+        await asyncio.wait_for(running, 5)
+    assert len(sent) == 1
+    if expected is sa.AmbiguousSubmissionError:
+        assert isinstance(info.value.__cause__, sa.ConfigurationError)
+
+
+async def test_a_closed_aiohttp_transport_stays_closed() -> None:
+    """A request after aclose() is refused before any I/O, and no new session is opened (one that
+    nobody would ever close)."""
+    transport = AiohttpTransport()
+    await transport.aclose()
+    request = sa.TransportRequest("GET", "http://127.0.0.1:9/sora/v1/videos/task_1", {})
+    with pytest.raises(sa.ConfigurationError, match="closed"):
+        await transport.send(request, max_body=100)
+    with pytest.raises(sa.ConfigurationError, match="closed"):
+        async with transport.stream(request):
+            pass
+    assert transport.closed
 
 
 async def test_a_stream_first_read_after_the_client_closed_answers_every_item() -> None:
