@@ -102,38 +102,60 @@ def scrub_exception(exc: BaseException, redact: Redactor, *, depth: int = 8) -> 
     """Blank secrets out of an exception we did not build, and out of its chained causes, in place.
 
     Third-party exceptions carry what they saw: aiohttp's keep the request's headers (with the
-    ``Authorization`` header) in ``request_info``, and a header-validation ``ValueError`` quotes the
-    header value. Their ``args`` are redacted, request headers lose their credentials, and response
-    headers are redacted.
+    ``Authorization`` header) in ``request_info``, a header-validation ``ValueError`` quotes the
+    header value, and a custom transport's own exception may keep the ``TransportRequest`` or a copy
+    of its headers under any name. Their ``args`` and attributes are redacted, a level or two deep:
+    text blanked, headers (in a mapping, or in an object's ``headers``) stripped of credentials and
+    redacted, exceptions kept in attributes scrubbed too.
     """
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and depth > 0 and id(current) not in seen:
         seen.add(id(current))
         depth -= 1
-        _scrub_one(current, redact)
+        _scrub_one(current, redact, depth)
         current = current.__cause__ or current.__context__
     return exc
 
 
-def _scrub_one(exc: BaseException, redact: Redactor) -> None:
+def _scrub_one(exc: BaseException, redact: Redactor, depth: int) -> None:
     try:
         exc.args = tuple(redact.value(a) for a in exc.args)
         attributes = vars(exc)
     except (AttributeError, TypeError):  # pragma: no cover - an exception type without a __dict__
         return
-    info = attributes.get("request_info")
-    if info is not None and hasattr(info, "_replace") and hasattr(info, "headers"):
-        clean = safe_headers(info.headers, redact)
-        attributes["request_info"] = info._replace(headers=_frozen_headers(clean))
-    headers = attributes.get("headers")
-    if isinstance(headers, Mapping):
-        attributes["headers"] = safe_headers(headers, redact)
     if "history" in attributes:
         attributes["history"] = ()
     for name, value in list(attributes.items()):
-        if isinstance(value, str):
-            attributes[name] = redact(value)
+        if isinstance(value, BaseException):
+            if depth > 0 and value is not exc:
+                scrub_exception(value, redact, depth=depth)
+        else:
+            attributes[name] = _scrubbed(value, redact, _LEVELS)
+
+
+_LEVELS = 3
+"""How deep into an exception's attributes secrets are looked for (containers inside containers)."""
+
+
+def _scrubbed(value: Any, redact: Redactor, levels: int) -> Any:
+    """``value`` with secrets blanked: text, headers (credentials dropped), containers of them."""
+    if isinstance(value, (str, bytes)):
+        return redact.value(value)
+    if levels <= 0:
+        return value
+    headers = getattr(value, "headers", None)
+    if isinstance(headers, Mapping) and hasattr(value, "_replace"):  # aiohttp's RequestInfo, ours
+        return value._replace(headers=_frozen_headers(safe_headers(headers, redact)))
+    if isinstance(value, Mapping):
+        return {
+            k: _scrubbed(v, redact, levels - 1)
+            for k, v in value.items()
+            if not (isinstance(k, str) and k.lower() in _SENSITIVE_HEADERS)
+        }
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_replace"):
+        return type(value)(_scrubbed(v, redact, levels - 1) for v in value)
+    return value
 
 
 def _frozen_headers(headers: Mapping[str, str]) -> Any:

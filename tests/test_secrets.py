@@ -129,6 +129,42 @@ async def test_a_header_validation_error_quoting_the_value_is_scrubbed() -> None
     assert_no_key(info.value)
 
 
+class TransportBroke(Exception):
+    """A custom transport's own error that keeps what it was sending, under names of its own."""
+
+    def __init__(self, request: sa.TransportRequest) -> None:
+        super().__init__("the transport broke")
+        self.sent = request
+        self.copied = dict(request.headers)
+        self.tried = [request, {"auth": request.headers["Authorization"]}]
+        self.inner = RuntimeError(f"while sending with {request.headers['Authorization']}")
+
+
+@pytest.mark.parametrize("call", ["create", "get", "submit_many"])
+async def test_a_transport_error_keeping_the_request_under_any_name_is_scrubbed(call: str) -> None:
+    """The request, a copy of its headers, a list of them, an exception kept in an attribute: the
+    caller's error holds no run of the key in any of them (the premise checked first)."""
+    raised: list[TransportBroke] = []
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        error = TransportBroke(request)
+        assert KEY in error.copied["Authorization"]  # it really holds the key when raised
+        raised.append(error)
+        raise error
+
+    async with sa.SoraClient(KEY, base_url=BASE, transport=sa.MockTransport(handler), retry=NONE) as c:
+        if call == "submit_many":
+            (result,) = [r async for r in c.submit_many([REQ])]
+            error: Any = result.error
+        else:
+            with pytest.raises(sa.UnexpectedError) as info:
+                await (c.create_video(REQ) if call == "create" else c.get_task("task_1"))
+            error = info.value
+    assert raised and error.cause is raised[0]
+    assert_no_key(error)
+    assert error.cause.sent.url.startswith(BASE)  # what is not secret is kept
+
+
 def test_the_redactor_blanks_every_run_of_eight() -> None:
     """Every 8-character window of the key is blanked wherever it appears; shorter runs are left."""
     redact = Redactor(KEY)
