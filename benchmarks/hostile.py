@@ -1,4 +1,4 @@
-"""Memory under hostile answers: a 50 MB body, an endless body, a deeply nested one.
+"""Memory under hostile answers: a 50 MB body, an endless body, a deeply nested one, a gzip bomb.
 
 A relay (its own process, on 127.0.0.1) answers every create with one of these; each client runs
 in a fresh process of its own, makes the call, and reports its peak RSS growth (``getrusage``) and
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import multiprocessing
 import multiprocessing.connection
 import resource
@@ -26,6 +27,7 @@ SHAPES = {
     "50 MB body": "big",
     "endless body (3 s)": "endless",
     "nesting depth 1,000,000": "deep",
+    "gzip of 200 MB (200 KB sent)": "bomb",
 }
 CHUNK = b"x" * 65536
 
@@ -53,9 +55,16 @@ def serve(port_out: multiprocessing.connection.Connection) -> None:  # pragma: n
         await request.read()
         return web.Response(body=b"[" * 1_000_000 + b"]" * 1_000_000, content_type="application/json")
 
+    bomb_body = gzip.compress(b'{"code":"success","data":"' + b"0" * (200 * 1024 * 1024) + b'"}')
+
+    async def bomb(request: web.Request) -> web.StreamResponse:
+        await request.read()  # its Content-Length is the compressed size: it claims 200 KB
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        return web.Response(body=bomb_body, headers=headers)
+
     async def main() -> None:
         app = web.Application()
-        for name, handler in (("big", big), ("endless", endless), ("deep", deep)):
+        for name, handler in (("big", big), ("endless", endless), ("deep", deep), ("bomb", bomb)):
             app.router.add_post(f"/{name}/sora/v1/videos", handler)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

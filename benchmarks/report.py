@@ -287,8 +287,9 @@ def hostile_section(data: dict[str, Any]) -> str:
     ]
     return (
         "## (h) Hostile answers\n\n"
-        "One create against a relay that answers with a 50 MB body, an endless one (for 3 s) or JSON "
-        "nested 1,000,000 deep; each client in a fresh process, peak RSS growth over the create.\n\n"
+        "One create against a relay that answers with a 50 MB body, an endless one (for 3 s), JSON "
+        "nested 1,000,000 deep, or a 200 KB gzip that inflates to 200 MB (its Content-Length is the "
+        "compressed size); each client in a fresh process, peak RSS growth over the create.\n\n"
         + table(data["rows"], columns)
     )
 
