@@ -54,6 +54,6 @@ def run(handler: Handler, params: dict[str, Any]) -> int:
         except KeyboardInterrupt:
             return ui.fail(CliError("interrupted", code=EXIT_INTERRUPTED))
         except Exception as exc:
-            if verbose:
+            if verbose and not isinstance(exc, CliError):  # a CliError is an answer, not a fault
                 ui.error(traceback.format_exc().rstrip())
             return ui.fail(explain(exc))

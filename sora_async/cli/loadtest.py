@@ -79,7 +79,12 @@ SUMMARY = "measure a relay (or the client): latency percentiles, throughput, err
 @relay_options
 @pacing_options
 @create_options
-@click.option("-v", "--verbose", is_flag=True, help="log each HTTP attempt to stderr; show tracebacks")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="log each HTTP attempt to stderr; show the traceback of an unexpected error",
+)
 @click.option("-q", "--quiet", is_flag=True, help="no live line, only the report")
 def command(**params: Any) -> int:
     return run(loadtest, params)

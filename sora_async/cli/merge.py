@@ -30,7 +30,7 @@ SUMMARY = "join the results of a sharded batch into one file, listing gaps"
 @click.argument("results", nargs=-1, required=True, metavar="RESULTS.jsonl...")
 @click.option("--out", required=True, metavar="MERGED.jsonl", help="where to write")
 @click.option("--input", "input_path", metavar="INPUT.jsonl", help="the batch input, to find gaps")
-@click.option("-v", "--verbose", is_flag=True, help="show tracebacks on errors")
+@click.option("-v", "--verbose", is_flag=True, help="show the traceback of an unexpected error")
 @click.option("-q", "--quiet", is_flag=True, help="no notes: only the summary and errors")
 @click.option("--json", "json_mode", is_flag=True, help="print JSON on stdout instead of text (errors too)")
 def command(**params: Any) -> int:

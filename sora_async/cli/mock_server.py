@@ -122,7 +122,7 @@ def _flag(*names: str, help: str) -> Callable[[F], F]:
     "--record-tasks/--no-record-tasks",
     help="keep task records (without, queries answer 400): off for benchmarks of millions of creates",
 )
-@click.option("-v", "--verbose", is_flag=True, help="show tracebacks on errors")
+@click.option("-v", "--verbose", is_flag=True, help="show the traceback of an unexpected error")
 def command(**params: Any) -> int:
     return run(serve, params)
 

@@ -134,7 +134,10 @@ def output_options(function: F) -> F:
     """-v, -q and --json."""
     return _apply(
         click.option(
-            "-v", "--verbose", is_flag=True, help="log each HTTP attempt to stderr; show tracebacks"
+            "-v",
+            "--verbose",
+            is_flag=True,
+            help="log each HTTP attempt to stderr; show the traceback of an unexpected error",
         ),
         click.option("-q", "--quiet", is_flag=True, help="no progress or notes: only results and errors"),
         click.option(
