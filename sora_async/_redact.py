@@ -14,6 +14,7 @@ would mangle every word that has the letter.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -54,6 +55,8 @@ class Redactor:
         if len(text) < MIN_RUN:
             return False
         fragments = self._fragments
+        if len(text) > 16 * len(fragments):  # long text: one C-speed search per fragment is faster
+            return any(fragment in text for fragment in fragments)
         return any(text[i : i + MIN_RUN] in fragments for i in range(len(text) - MIN_RUN + 1))
 
     def value(self, value: Any) -> Any:
@@ -93,9 +96,15 @@ def _pattern_for(secrets: Iterable[str]) -> re.Pattern[str]:
 _SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"})
 
 
-def safe_headers(headers: Mapping[str, str], redact: Redactor) -> dict[str, str]:
+def safe_headers(headers: Mapping[Any, Any], redact: Redactor) -> dict[Any, Any]:
     """Headers fit to keep in an exception: credentials and cookies dropped, the rest redacted."""
-    return {k: redact(v) for k, v in headers.items() if k.lower() not in _SENSITIVE_HEADERS}
+    return {k: redact.value(v) for k, v in headers.items() if not _sensitive(k)}
+
+
+def _sensitive(name: object) -> bool:
+    if isinstance(name, bytes):
+        name = name.decode("latin-1")
+    return isinstance(name, str) and name.lower() in _SENSITIVE_HEADERS
 
 
 def scrub_exception(exc: BaseException, redact: Redactor, *, depth: int = 8) -> BaseException:
@@ -103,59 +112,97 @@ def scrub_exception(exc: BaseException, redact: Redactor, *, depth: int = 8) -> 
 
     Third-party exceptions carry what they saw: aiohttp's keep the request's headers (with the
     ``Authorization`` header) in ``request_info``, a header-validation ``ValueError`` quotes the
-    header value, and a custom transport's own exception may keep the ``TransportRequest`` or a copy
-    of its headers under any name. Their ``args`` and attributes are redacted, a level or two deep:
-    text blanked, headers (in a mapping, or in an object's ``headers``) stripped of credentials and
-    redacted, exceptions kept in attributes scrubbed too.
+    header value, and a custom transport's own exception may keep the ``TransportRequest``, a copy
+    of its headers or other exceptions under any name. Their ``args`` and attributes are redacted
+    a few levels deep: text blanked, headers (a mapping, or an object's ``headers``) stripped of
+    credentials, exceptions in attributes or lists scrubbed too. What cannot be scrubbed (an
+    attribute that raises when read or rebuilt) is replaced by ``MASK``: this never raises, so the
+    caller's real error is never replaced by a failure of the scrub.
     """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and depth > 0 and id(current) not in seen:
-        seen.add(id(current))
-        depth -= 1
-        _scrub_one(current, redact, depth)
-        current = current.__cause__ or current.__context__
+    _Scrub(redact).exception(exc, depth)
     return exc
-
-
-def _scrub_one(exc: BaseException, redact: Redactor, depth: int) -> None:
-    try:
-        exc.args = tuple(redact.value(a) for a in exc.args)
-        attributes = vars(exc)
-    except (AttributeError, TypeError):  # pragma: no cover - an exception type without a __dict__
-        return
-    if "history" in attributes:
-        attributes["history"] = ()
-    for name, value in list(attributes.items()):
-        if isinstance(value, BaseException):
-            if depth > 0 and value is not exc:
-                scrub_exception(value, redact, depth=depth)
-        else:
-            attributes[name] = _scrubbed(value, redact, _LEVELS)
 
 
 _LEVELS = 3
 """How deep into an exception's attributes secrets are looked for (containers inside containers)."""
 
 
-def _scrubbed(value: Any, redact: Redactor, levels: int) -> Any:
-    """``value`` with secrets blanked: text, headers (credentials dropped), containers of them."""
-    if isinstance(value, (str, bytes)):
-        return redact.value(value)
-    if levels <= 0:
+class _Scrub:
+    """One scrub: the exceptions already seen are shared by all of it (they may point at each other)."""
+
+    def __init__(self, redact: Redactor) -> None:
+        self.redact = redact
+        self.seen: set[int] = set()
+
+    def exception(self, exc: BaseException, depth: int) -> None:
+        current: BaseException | None = exc
+        while current is not None and depth > 0 and id(current) not in self.seen:
+            self.seen.add(id(current))
+            depth -= 1
+            self._one(current, depth)
+            current = current.__cause__ or current.__context__
+
+    def _one(self, exc: BaseException, depth: int) -> None:
+        try:
+            exc.args = tuple(self.value(a, depth, _LEVELS) for a in exc.args)
+        except Exception:  # fail closed
+            exc.args = (MASK,)
+        try:
+            attributes = vars(exc)
+        except TypeError:  # pragma: no cover - an exception type without a __dict__
+            return
+        if "history" in attributes:
+            attributes["history"] = ()
+        for name, value in list(attributes.items()):
+            try:
+                attributes[name] = self.value(value, depth, _LEVELS)
+            except Exception:  # fail closed: what cannot be scrubbed is not kept
+                attributes[name] = MASK
+
+    def value(self, value: Any, depth: int, levels: int) -> Any:
+        """``value`` with secrets blanked: text, headers, exceptions, and containers of them."""
+        if isinstance(value, (str, bytes)):
+            return self.redact.value(value)
+        if isinstance(value, BaseException):
+            if depth > 0:
+                self.exception(value, depth)
+            return value
+        if levels <= 0:
+            return value
+        if isinstance(value, Mapping):
+            return {
+                self.redact.value(k): self.value(v, depth, levels - 1)
+                for k, v in value.items()
+                if not _sensitive(k)
+            }
+        headers = getattr(value, "headers", None)
+        if isinstance(headers, Mapping):  # a request of some kind: ours, aiohttp's RequestInfo, yours
+            return _with_headers(value, safe_headers(headers, self.redact))
+        if isinstance(value, (list, tuple)):
+            return self._sequence(value, depth, levels)
         return value
-    headers = getattr(value, "headers", None)
-    if isinstance(headers, Mapping) and hasattr(value, "_replace"):  # aiohttp's RequestInfo, ours
-        return value._replace(headers=_frozen_headers(safe_headers(headers, redact)))
-    if isinstance(value, Mapping):
-        return {
-            k: _scrubbed(v, redact, levels - 1)
-            for k, v in value.items()
-            if not (isinstance(k, str) and k.lower() in _SENSITIVE_HEADERS)
-        }
-    if isinstance(value, (list, tuple)) and not hasattr(value, "_replace"):
-        return type(value)(_scrubbed(v, redact, levels - 1) for v in value)
-    return value
+
+    def _sequence(self, value: list[Any] | tuple[Any, ...], depth: int, levels: int) -> Any:
+        """The same sequence if nothing in it changed; else rebuilt, as a plain one if its own type
+        cannot be made from the items (a subclass with a constructor of its own)."""
+        items = [self.value(v, depth, levels - 1) for v in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        if hasattr(value, "_make"):  # a named tuple
+            try:
+                return value._make(items)
+            except Exception:
+                pass
+        return tuple(items) if isinstance(value, tuple) else items
+
+
+def _with_headers(value: Any, headers: dict[Any, Any]) -> Any:
+    """A copy of ``value`` with these headers: a named tuple's ``_replace``, else a shallow copy."""
+    if hasattr(value, "_replace"):
+        return value._replace(headers=_frozen_headers(headers))
+    copied = copy.copy(value)
+    copied.headers = headers
+    return copied
 
 
 def _frozen_headers(headers: Mapping[str, str]) -> Any:

@@ -6,7 +6,9 @@ excerpt cut in the middle of it; the tests then walk everything the caller can r
 
 from __future__ import annotations
 
+import collections
 import logging
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -163,6 +165,78 @@ async def test_a_transport_error_keeping_the_request_under_any_name_is_scrubbed(
     assert raised and error.cause is raised[0]
     assert_no_key(error)
     assert error.cause.sent.url.startswith(BASE)  # what is not secret is kept
+
+
+class _Pair(tuple):  # type: ignore[type-arg]
+    """A tuple subclass that cannot be rebuilt from its items alone."""
+
+    def __new__(cls, first: Any, second: Any) -> _Pair:
+        return super().__new__(cls, (first, second))
+
+
+class _Tagged(list):  # type: ignore[type-arg]
+    def __init__(self, *, items: Any) -> None:
+        super().__init__(items)
+
+
+_Sent = collections.namedtuple("_Sent", "url raw")
+
+
+class _SentWithHeaders(_Sent):
+    @property
+    def headers(self) -> dict[str, str]:
+        return dict(self.raw)
+
+
+class _Broken:
+    @property
+    def headers(self) -> dict[str, str]:
+        raise RuntimeError("cannot read")
+
+
+class _Request:
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+
+def _hostile_attributes(request: sa.TransportRequest) -> dict[str, Any]:
+    auth = request.headers["Authorization"]
+    peers = [OSError(f"peer {n} saw {auth}") for n in range(12)]
+    for error in peers:
+        for n, other in enumerate(peers):
+            setattr(error, f"peer{n}", other)  # each points at all the others
+    shapes: dict[str, Any] = {
+        "tuple-subclass": _Pair(auth, 1),
+        "list-subclass": _Tagged(items=[auth]),
+        "namedtuple-headers-property": _SentWithHeaders(request.url, tuple(request.headers.items())),
+        "headers-property-raises": _Broken(),
+        "object-with-headers": _Request(dict(request.headers)),
+        "exceptions-in-a-list": [RuntimeError(auth)],
+        "int-and-bytes-headers": {"Authorization": auth, b"x-key": auth.encode(), "n": 1},
+        "exceptions-pointing-at-each-other": peers[0],
+    }
+    if sys.version_info >= (3, 11):
+        shapes["exception-group"] = ExceptionGroup("many", [ValueError(auth)])  # noqa: F821
+    return shapes
+
+
+@pytest.mark.parametrize(
+    "shape", sorted(_hostile_attributes(sa.TransportRequest("GET", BASE, {"Authorization": "k"})))
+)
+async def test_an_attribute_that_resists_scrubbing_is_masked_never_a_crash(shape: str) -> None:
+    """Attributes that cannot be rebuilt, read or copied, or that nest exceptions: the caller
+    still gets UnexpectedError (never a failure of the scrub), and no run of the key anywhere."""
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        error = OSError("the transport broke")
+        error.kept = _hostile_attributes(request)[shape]  # type: ignore[attr-defined]
+        raise error
+
+    async with sa.SoraClient(KEY, base_url=BASE, transport=sa.MockTransport(handler), retry=NONE) as c:
+        with pytest.raises(sa.UnexpectedError) as info:
+            await c.get_task("task_1")
+    assert isinstance(info.value.cause, OSError)
+    assert_no_key(info.value)
 
 
 def test_the_redactor_blanks_every_run_of_eight() -> None:
