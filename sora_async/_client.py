@@ -326,6 +326,7 @@ class SoraClient(ClientBase):
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
             on_progress=on_progress,
+            sleep=self._core().nap,
         )
 
     async def download_video(

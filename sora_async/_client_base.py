@@ -156,7 +156,7 @@ class ClientBase:
             return
         shared = self._shared
         if shared.core is not None:
-            shared.core.closed = True  # calls in a backoff or queued for a slot send nothing more
+            shared.core.close()  # calls in a backoff or queued for a slot or token send nothing more
         await shared.cancel_tasks()
         if self._owns_transport:
             await self._transport.aclose()

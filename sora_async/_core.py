@@ -49,6 +49,7 @@ class RequestCore:
     """Sends one logical call (all its attempts) for an endpoint; shared by a client and its views."""
 
     __slots__ = (
+        "_closing",
         "_gate",
         "_throttle",
         "_urls",
@@ -79,7 +80,8 @@ class RequestCore:
         self._throttle = ThrottleWatch(asyncio.get_running_loop().time)
         self._urls: dict[Endpoint, str] = {}  # endpoints without a task id: their URL never changes
         self.closed = False
-        """Set by the client's ``aclose``: an attempt that gets its slot later sends nothing."""
+        """Set by ``close`` (the client's ``aclose``): an attempt that gets its slot later sends nothing."""
+        self._closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     @property
     def gate(self) -> Gate:
@@ -173,7 +175,20 @@ class RequestCore:
             pause=self.limiter.pause if endpoint.takes_rate_token else _no_pause,
             on_retry=on_retry,
             throttle=self._throttle,
+            sleep=self.nap,
         )
+
+    def close(self) -> None:
+        """The client is closing: calls still waiting for a slot, a rate token or the end of a
+        backoff send nothing more (a backoff ends at once)."""
+        self.closed = True
+        if not self._closing.done():
+            self._closing.set_result(None)
+
+    async def nap(self, seconds: float) -> None:
+        """A retry's backoff, cut short when the client closes (the next attempt then refuses)."""
+        if seconds > 0 and not self.closed:
+            await asyncio.wait([self._closing], timeout=seconds)
 
     def leave_if_closed(self) -> None:
         """In a slot after the client was closed: give the slot back and refuse, sending nothing."""
@@ -224,6 +239,8 @@ class RequestCore:
         try:
             if endpoint.takes_rate_token:
                 await self.limiter.acquire()
+                if self.closed:  # closed while this attempt waited for its token: nothing is sent
+                    raise ConfigurationError(CLOSED)
                 started = loop.time()
             response = await self.transport.send(request, max_body=max_body, timeout=timeout)
             status = response.status

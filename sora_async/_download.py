@@ -148,6 +148,7 @@ class _Download:
                     state=state,
                     pause=_no_pause,
                     on_retry=on_retry,
+                    sleep=self.core.nap,
                 )
                 return self.path
             except SoraError as exc:

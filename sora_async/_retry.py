@@ -140,6 +140,7 @@ class CallState:
 
 
 Pause = Callable[[float], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
 OnRetry = Callable[[RetryEvent], object]
 
 
@@ -151,6 +152,7 @@ async def run_with_retries(
     pause: Pause,
     on_retry: OnRetry | None = None,
     throttle: ThrottleWatch | None = None,
+    sleep: Sleep = asyncio.sleep,
 ) -> T:
     """Run ``attempt`` until it succeeds or the policy gives up; raise the final error."""
     started = asyncio.get_running_loop().time()
@@ -167,6 +169,7 @@ async def run_with_retries(
         pause=pause,
         on_retry=on_retry,
         throttle=throttle,
+        sleep=sleep,
     )
 
 
@@ -180,17 +183,20 @@ async def retry_after_failure(
     pause: Pause,
     on_retry: OnRetry | None = None,
     throttle: ThrottleWatch | None = None,
+    sleep: Sleep = asyncio.sleep,
 ) -> T:
     """The slow path: attempt 1 (begun at loop time ``started``) failed with ``first``.
 
     Raise at once if its verdict or the policy says so; else wait, and let tenacity drive attempts
-    2..n. The request core runs attempt 1 itself, so a call that succeeds never gets here.
+    2..n. The request core runs attempt 1 itself, so a call that succeeds never gets here. ``sleep``
+    waits out each backoff (the request core's ends early when the client closes).
     """
-    retries = _Retries(policy, state, pause, on_retry, throttle, deadline=started + policy.max_elapsed)
+    retries = _Retries(policy, state, pause, on_retry, throttle, sleep, deadline=started + policy.max_elapsed)
     if not retries.may_retry(first) or retries.past_deadline(first, 1):
         raise retries.final(first)
     await retries.wait_after(first, attempt_number=1)
     retrying = tenacity.AsyncRetrying(
+        sleep=sleep,
         stop=retries.stop,
         wait=retries.tenacity_wait,
         retry=tenacity.retry_if_exception(retries.may_retry),
@@ -213,6 +219,7 @@ class _Retries:
         pause: Pause,
         on_retry: OnRetry | None,
         throttle: ThrottleWatch | None,
+        sleep: Sleep,
         *,
         deadline: float,
     ) -> None:
@@ -221,6 +228,7 @@ class _Retries:
         self.pause = pause
         self.on_retry = on_retry
         self.throttle = throttle
+        self.sleep = sleep
         self.deadline = deadline
         self._waits: dict[int, tuple[float, float]] = {}
 
@@ -279,7 +287,7 @@ class _Retries:
         """Attempt 1's wait, before tenacity takes over (tenacity sleeps its own waits)."""
         wait = self.wait_for(exc, attempt_number)
         await self._announce(exc, attempt_number, wait)
-        await asyncio.sleep(wait)
+        await self.sleep(wait)
 
     async def _announce(self, exc: BaseException, attempt_number: int, wait: float) -> None:
         """Pause the client for a server-given or client-wide wait, then log and tell ``on_retry``."""

@@ -46,6 +46,10 @@ Track = Callable[[Awaitable[Any]], "asyncio.Task[Any]"]
 
 _CLOSED = "the SoraClient was closed before this item finished"
 
+ABANDON_GRACE = 1.0
+"""Seconds a stream being left waits for a cancelled read of its async input to end: a generator
+that swallows the cancellation is left to run rather than hold the stream open."""
+
 
 async def stream_results(
     items: Iterable[SubmitInput] | AsyncIterable[SubmitInput],
@@ -169,7 +173,7 @@ class _Source:
         if fetch is not None:
             fetch.cancel()
             fetch.add_done_callback(_mark_seen)
-            await asyncio.wait([fetch])
+            await asyncio.wait([fetch], timeout=ABANDON_GRACE)  # a generator may ignore the cancel
 
     def _numbered(self, item: SubmitInput) -> tuple[int, SubmitInput]:
         index = self._index

@@ -33,8 +33,11 @@ async def poll_until_done(
     poll_interval: float,
     max_poll_interval: float,
     on_progress: ProgressCallback | None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> VideoTask:
-    """The finished task, polled with ``get_task``; the arguments are ``wait_for_task``'s."""
+    """The finished task, polled with ``get_task``; the arguments are ``wait_for_task``'s, and
+    ``sleep`` waits between polls (the request core's ends early when the client closes, and the
+    next poll then refuses)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     interval = poll_interval
@@ -55,7 +58,7 @@ async def poll_until_done(
                 unknown_in_a_row = unknown_in_a_row + 1 if last.status is TaskStatus.UNKNOWN else 0
                 if unknown_in_a_row >= UNKNOWN_STATUS_POLLS:
                     raise _unknown_status(last, unknown_in_a_row, dialect)
-                await asyncio.sleep(interval)
+                await sleep(interval)
                 interval = min(max_poll_interval, interval * 1.5)
     except asyncio.TimeoutError:
         raise TaskTimeoutError(task_id, loop.time() - started, last) from None

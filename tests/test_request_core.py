@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import sora_async as sa
+from sora_async import _stream as stream_module
 from sora_async._compat import timeout_after
 from sora_async._transport import AiohttpTransport
 from sora_async.limits import Limiter
@@ -187,6 +188,56 @@ async def test_a_call_backing_off_when_the_client_closes_sends_nothing_more(
     assert len(sent) == 1
     if expected is sa.AmbiguousSubmissionError:
         assert isinstance(info.value.__cause__, sa.ConfigurationError)
+
+
+async def test_a_long_server_wait_ends_when_the_client_closes() -> None:
+    """A call waiting out a 30 s Retry-After when aclose() runs ends at once, not 30 s later."""
+    failed = asyncio.Event()
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        failed.set()
+        return answer({"code": "error", "message": "busy"}, 503, **{"Retry-After": "30"})
+
+    c = client(handler, retry=sa.RetryPolicy())
+    running = asyncio.ensure_future(c.get_task("task_1"))
+    await asyncio.wait_for(failed.wait(), 5)
+    await c.aclose()
+    with pytest.raises(sa.ConfigurationError, match="closed"):
+        await asyncio.wait_for(running, 5)  # the 30 s wait would have run out this bound
+
+
+async def test_a_create_waiting_for_its_rate_token_when_the_client_closes_is_not_sent() -> None:
+    """Under a RateLimit, a create that gets its token only after aclose() sends nothing."""
+    sent: list[bytes | None] = []
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        sent.append(request.body)
+        return OK
+
+    c = client(handler, rate_limit=sa.RateLimit(5, burst=1))  # a MockTransport the client does not own
+    assert await asyncio.wait_for(c.create_video(REQ), 5) == "task_1"
+    waiting = asyncio.ensure_future(c.create_video(REQ))  # its token comes in 0.2 s
+    await asyncio.sleep(0.02)
+    await c.aclose()
+    with pytest.raises(sa.ConfigurationError, match="closed"):
+        await asyncio.wait_for(waiting, 5)
+    assert len(sent) == 1
+
+
+async def test_wait_for_task_between_polls_ends_when_the_client_closes() -> None:
+    """A wait_for_task sleeping between polls when aclose() runs ends at once with ConfigurationError."""
+    polled = asyncio.Event()
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        polled.set()
+        return answer({"code": "success", "data": {"task_id": "task_1", "status": "IN_PROGRESS"}})
+
+    c = client(handler)
+    waiting = asyncio.ensure_future(c.wait_for_task("task_1", poll_interval=30, max_poll_interval=30))
+    await asyncio.wait_for(polled.wait(), 5)
+    await c.aclose()
+    with pytest.raises(sa.ConfigurationError, match="closed"):
+        await asyncio.wait_for(waiting, 5)
 
 
 async def test_a_closed_aiohttp_transport_stays_closed() -> None:
@@ -426,6 +477,34 @@ async def test_a_closed_stream_leaves_its_async_input_at_rest(leave: str) -> Non
                         pass
         assert log == ["finally"]
         await source.aclose()  # already at rest: no "asynchronous generator is already running"
+
+
+async def test_leaving_a_stream_over_a_generator_that_ignores_the_cancel_does_not_hang(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A caller's generator that swallows the cancellation of its read: the stream still closes,
+    after a bounded grace, and the generator is left to run (it is the caller's)."""
+    monkeypatch.setattr(stream_module, "ABANDON_GRACE", 0.05)
+    go_on = asyncio.Event()
+
+    async def stubborn() -> Any:
+        yield REQ
+        try:
+            await asyncio.Event().wait()  # the read under way when the consumer leaves
+        except asyncio.CancelledError:
+            await go_on.wait()  # ignores the cancel, goes on waiting
+        yield REQ
+
+    async with client(lambda request: OK, max_concurrency=2) as c:
+        source = stubborn()
+        async with contextlib.aclosing(c.submit_many(source)) as stream:
+            async for _ in stream:
+                break
+        # reached: the stream closed although the read never ended
+        go_on.set()
+        for _ in range(20):  # let the generator finish its read, then close it
+            await asyncio.sleep(0)
+        await source.aclose()
 
 
 async def test_breaking_out_of_a_stream_cancels_its_work_and_sends_no_more() -> None:
