@@ -146,9 +146,10 @@ class ClientBase:
     async def aclose(self) -> None:
         """Cancel unfinished submissions and close the connections. Safe to call more than once.
 
-        Calls still waiting in other tasks, for a slot or in a retry's backoff, send nothing more:
-        they end in ``ConfigurationError`` (``AmbiguousSubmissionError`` for a create whose earlier
-        attempt may have made its task). A request in flight loses its connection.
+        Calls still waiting in other tasks (for a slot or a rate token, in a retry's backoff, between
+        the polls of ``wait_for_task``) stop waiting and send nothing more: they end in
+        ``ConfigurationError`` (``AmbiguousSubmissionError`` for a create whose earlier attempt may
+        have made its task). A request in flight loses its connection.
 
         On a ``with_options`` view this does nothing: the client it came from owns the connections.
         """
