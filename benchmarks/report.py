@@ -393,7 +393,7 @@ REPRODUCE = """## How to reproduce
 ```sh
 nox -s bench                      # the whole suite (about 15 minutes on 2 cores), then this page
 nox -s bench -- --quick           # smaller runs (about 4 minutes)
-nox -s bench -- --only throughput # one section; also: resilience, scale, limiter, loadtest
+nox -s bench -- --only throughput # one section; also: resilience, scale, limiter, loadtest, hostile
 python -m benchmarks.report       # rebuild this page from benchmarks/results/*.json
 ```
 
