@@ -49,6 +49,7 @@ class RequestCore:
     """Sends one logical call (all its attempts) for an endpoint; shared by a client and its views."""
 
     __slots__ = (
+        "_clock",
         "_closing",
         "_gate",
         "_throttle",
@@ -77,11 +78,15 @@ class RequestCore:
         self.limiter = limiter
         self.redact = redact
         self._gate = Gate(max_concurrency)
-        self._throttle = ThrottleWatch(asyncio.get_running_loop().time)
+        loop = asyncio.get_running_loop()
+        # the event loop's clock, kept: on Python 3.11 every get_running_loop() is a getpid()
+        # system call, and this one is read three times per attempt
+        self._clock = loop.time
+        self._throttle = ThrottleWatch(loop.time)
         self._urls: dict[Endpoint, str] = {}  # endpoints without a task id: their URL never changes
         self.closed = False
         """Set by ``close`` (the client's ``aclose``): an attempt that gets its slot later sends nothing."""
-        self._closing: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._closing: asyncio.Future[None] = loop.create_future()
 
     @property
     def gate(self) -> Gate:
@@ -182,13 +187,21 @@ class RequestCore:
         """The client is closing: calls still waiting for a slot, a rate token or the end of a
         backoff send nothing more (a backoff ends at once)."""
         self.closed = True
-        if not self._closing.done():
-            self._closing.set_result(None)
+        closing = self._close_signal()
+        if not closing.done():
+            closing.set_result(None)
 
     async def nap(self, seconds: float) -> None:
         """A retry's backoff, cut short when the client closes (the next attempt then refuses)."""
         if seconds > 0 and not self.closed:
-            await asyncio.wait([self._closing], timeout=seconds)
+            await asyncio.wait([self._close_signal()], timeout=seconds)
+
+    def _close_signal(self) -> asyncio.Future[None]:
+        """The running loop's close signal: a client may outlive the loop it was first used in."""
+        loop = asyncio.get_running_loop()
+        if self._closing.get_loop() is not loop:
+            self._closing = loop.create_future()
+        return self._closing
 
     def leave_if_closed(self) -> None:
         """In a slot after the client was closed: give the slot back and refuse, sending nothing."""
@@ -230,8 +243,8 @@ class RequestCore:
     ) -> Any:
         """One attempt in the gate slot its caller holds, which it gives back: rate token,
         transport, the answer's meaning, feedback."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        clock = self._clock
+        started = clock()
         state.attempts += 1
         if state.attempts == 1:
             state.started = started
@@ -241,7 +254,7 @@ class RequestCore:
                 await self.limiter.acquire()
                 if self.closed:  # closed while this attempt waited for its token: nothing is sent
                     raise ConfigurationError(CLOSED)
-                started = loop.time()
+                started = clock()
             response = await self.transport.send(request, max_body=max_body, timeout=timeout)
             status = response.status
             payload = parse_response(
@@ -262,7 +275,7 @@ class RequestCore:
         finally:
             self._gate.leave()
             if logger.isEnabledFor(logging.DEBUG):
-                _log_attempt(request, status, state.attempts, loop.time() - started)
+                _log_attempt(request, status, state.attempts, clock() - started)
         if endpoint.takes_rate_token:  # an accepted start: the limiter and the throttle watch hear of it
             self._throttle.succeeded()
             self.limiter.observe(started=started, throttled=False)

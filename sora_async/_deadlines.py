@@ -33,10 +33,12 @@ class DeadlineWatch:
     0.25
     """
 
-    __slots__ = ("_deadlines", "_expired", "_timer", "tick")
+    __slots__ = ("_deadlines", "_expired", "_timer", "loop", "tick")
 
-    def __init__(self, *, tick: float = 0.25) -> None:
+    def __init__(self, *, tick: float = 0.25, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.tick = tick
+        self.loop = loop
+        """The event loop whose requests this watch keeps (None: not bound to one yet)."""
         self._deadlines: dict[asyncio.Task[object], float] = {}
         self._expired: set[asyncio.Task[object]] = set()
         self._timer: asyncio.TimerHandle | None = None

@@ -65,6 +65,7 @@ async def stream_results(
     pool = _Pool(_Source(items), gate, create, new_key, window)
     tasks = [track(pool.work()) for _ in range(max(1, min(workers, window)))]
     pool.live = len(tasks)
+    loop = asyncio.get_running_loop()  # once: on Python 3.11 each look-up is a getpid() call
     try:
         while True:
             if pool.done:
@@ -72,7 +73,7 @@ async def stream_results(
                     pool.room.set()
                 yield pool.done.popleft()
             elif pool.live:  # wait for a result or a worker's end: a bare future, no coroutine
-                news = pool.news = asyncio.get_running_loop().create_future()
+                news = pool.news = loop.create_future()
                 try:
                     await news
                 finally:

@@ -203,7 +203,7 @@ class AiohttpTransport(Transport):
         if self._session is None or self._session.closed:
             # A new session may mean a new loop: a new watch. The old one goes on for the requests
             # it still holds (its timer stops by itself once they are over).
-            self._watch = DeadlineWatch(tick=self.DEADLINE_TICK)
+            self._watch = DeadlineWatch(tick=self.DEADLINE_TICK, loop=asyncio.get_running_loop())
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.max_connections),
                 timeout=aiohttp.ClientTimeout(total=None, connect=self.connect_timeout),
@@ -267,8 +267,11 @@ class AiohttpTransport(Transport):
         """
         if timeout is None or timeout < COARSE_FROM or not _CAN_UNCANCEL:
             return None  # no deadline, one too short for a coarse watch, or Python 3.10
-        task = asyncio.current_task()
-        if task is None or not watch.watch(task, asyncio.get_running_loop().time() + timeout):
+        loop = watch.loop  # the session's: on Python 3.11 each get_running_loop() is a getpid() call
+        if loop is None:
+            return None
+        task = asyncio.current_task(loop)
+        if task is None or not watch.watch(task, loop.time() + timeout):
             return None
         return task
 

@@ -740,3 +740,20 @@ def test_configuration_is_read_only() -> None:
     for name in ("base_url", "limiter", "retry", "timeout", "max_concurrency", "dialect"):
         with pytest.raises(AttributeError):
             setattr(c, name, None)
+
+
+def test_a_client_used_in_a_second_event_loop_still_ends_its_backoffs_at_the_close() -> None:
+    """A client (on MockTransport) used under one asyncio.run and then another: in the second, a
+    call waiting out a 30 s Retry-After still ends at once when the client closes."""
+    answers = iter([OK, answer({"code": "error", "message": "busy"}, 503, **{"Retry-After": "30"})])
+    c = client(lambda request: next(answers), retry=sa.RetryPolicy())
+    assert asyncio.run(c.create_video(REQ)) == "task_1"
+
+    async def second_loop() -> None:
+        backing_off = asyncio.ensure_future(c.get_task("task_1"))
+        await asyncio.sleep(0.05)  # answered 503: in its 30 s wait
+        await c.aclose()
+        with pytest.raises(sa.ConfigurationError, match="closed"):
+            await asyncio.wait_for(backing_off, 5)
+
+    asyncio.run(second_loop())
