@@ -249,12 +249,14 @@ class RequestCore:
         if state.attempts == 1:
             state.started = started
         status: int | None = None
+        sent = False  # for the log: an attempt that never reached the transport had no answer to miss
         try:
             if endpoint.takes_rate_token:
                 await self.limiter.acquire()
                 if self.closed:  # closed while this attempt waited for its token: nothing is sent
                     raise ConfigurationError(CLOSED)
                 started = clock()
+            sent = True
             response = await self.transport.send(request, max_body=max_body, timeout=timeout)
             status = response.status
             payload = parse_response(
@@ -275,7 +277,7 @@ class RequestCore:
         finally:
             self._gate.leave()
             if logger.isEnabledFor(logging.DEBUG):
-                _log_attempt(request, status, state.attempts, clock() - started)
+                _log_attempt(request, status, sent, state.attempts, clock() - started)
         if endpoint.takes_rate_token:  # an accepted start: the limiter and the throttle watch hear of it
             self._throttle.succeeded()
             self.limiter.observe(started=started, throttled=False)
@@ -317,19 +319,22 @@ async def _no_pause(seconds: float) -> None:
     """Queries ignore server pauses meant for creates (they are free and limited apart, if at all)."""
 
 
-def _log_attempt(request: TransportRequest, status: int | None, attempt: int, duration: float) -> None:
+def _log_attempt(
+    request: TransportRequest, status: int | None, sent: bool, attempt: int, duration: float
+) -> None:
     path = path_of(request.url)
     logger.debug(
         "%s %s -> %s (attempt %d, %.1f ms)",
         request.method,
         path,
-        status if status is not None else "no answer",
+        status if status is not None else "no answer" if sent else "not sent",
         attempt,
         duration * 1000,
         extra={
             "method": request.method,
             "path": path,
             "status": status,
+            "sent": sent,
             "attempt": attempt,
             "duration": duration,
         },

@@ -132,11 +132,13 @@ def test_verbose_prints_one_line_per_http_attempt_without_the_key() -> None:
         }
         logger.debug("attempt", extra=fields)
         logger.debug("attempt", extra={**fields, "path": f"/x?k={KEY}", "status": None, "attempt": 2})
+        logger.debug("attempt", extra={**fields, "status": None, "sent": False, "attempt": 3})
         logger.debug("retrying create_video in %.2fs", 0.5)
     lines = err.getvalue().splitlines()
     assert lines[0].endswith("DEBUG sora_async: HTTP POST /sora/v1/videos 200 attempt 1 12.3 ms")
     assert lines[1].endswith("HTTP POST /x?k=*** no answer attempt 2 12.3 ms")
-    assert lines[2].endswith("DEBUG sora_async: retrying create_video in 0.50s")
+    assert lines[2].endswith("HTTP POST /sora/v1/videos not sent attempt 3 12.3 ms")
+    assert lines[3].endswith("DEBUG sora_async: retrying create_video in 0.50s")
     assert KEY not in err.getvalue()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -757,3 +758,30 @@ def test_a_client_used_in_a_second_event_loop_still_ends_its_backoffs_at_the_clo
             await asyncio.wait_for(backing_off, 5)
 
     asyncio.run(second_loop())
+
+
+async def test_the_attempt_log_tells_an_attempt_never_sent_from_one_never_answered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At DEBUG, an attempt cancelled while it waited for its rate token says "not sent"; one
+    whose connection failed says "no answer"."""
+    caplog.set_level(logging.DEBUG, logger="sora_async")
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        if request.body and b"drop" in request.body:
+            raise sa.APIConnectionError("the relay hung up", request_sent=True)
+        return OK
+
+    async with client(handler, rate_limit=sa.RateLimit(5, burst=1), retry=sa.RetryPolicy.none()) as c:
+        with pytest.raises(sa.AmbiguousSubmissionError):
+            await c.create_video(prompt="drop this")  # takes the one token at hand
+        waiting = asyncio.ensure_future(c.create_video(REQ))  # its token comes in 0.2 s
+        await asyncio.sleep(0.02)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    attempts = [r.getMessage() for r in caplog.records if getattr(r, "attempt", None) is not None]
+    assert [a.split(" (")[0] for a in attempts] == [
+        "POST /sora/v1/videos -> no answer",
+        "POST /sora/v1/videos -> not sent",
+    ]

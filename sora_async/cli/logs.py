@@ -32,7 +32,9 @@ class AttemptFormatter(logging.Formatter):
             return super().format(record)
         duration = fields["duration"]
         took = f"{duration * 1000:.1f} ms" if isinstance(duration, (int, float)) else str(duration)
-        status = fields["status"] if fields["status"] is not None else "no answer"
+        status = fields["status"]
+        if status is None:  # never answered, or never sent (cancelled waiting for its rate token)
+            status = "no answer" if fields.get("sent", True) else "not sent"
         line = f"HTTP {fields['method']} {fields['path']} {status} attempt {fields['attempt']} {took}"
         return f"{self.formatTime(record)} {record.levelname} {record.name}: {line}"
 
