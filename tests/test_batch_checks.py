@@ -269,6 +269,8 @@ BAD_LINES: list[tuple[Any, str]] = [
     ({"prompt": "x", "n_variants": "many"}, "n_variants"),
     ('{"prompt": "x", "size": "' + "9" * 5000 + '"}', "'size'"),
     ('{"prompt": 1' + "0" * 5000 + "}", "not valid JSON"),
+    ('{"custom_id": "fox-4", "prompt": "a fox in snow" ', "(Expecting ',' delimiter at the end of the line)"),
+    ('{"prompt": "a fox" "in snow"}', "(Expecting ',' delimiter at column 20)"),
 ]
 
 

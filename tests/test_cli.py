@@ -442,6 +442,20 @@ def test_batch_reports_invalid_lines_by_number(
     assert relay.stats.create_requests == 2
 
 
+def test_batch_says_how_many_invalid_lines_its_list_leaves_out(
+    capsys: pytest.CaptureFixture[str], relay: MockRelay, tmp_path: Path
+) -> None:
+    """The summary lists ten invalid lines, then how many more there are and where to find them."""
+    records = [{"prompt": "a fox", "size": "9x9"}] * 13 + [{"prompt": "an owl"}]
+    source = write_jsonl(tmp_path / "in.jsonl", records)
+    out = tmp_path / "r.jsonl"
+    result = run(capsys, *against(relay, "batch", str(source), "--out", str(out)))
+    assert result.code == cli.EXIT_FAILED
+    assert "  line 10: 'size' must be one of" in result.out
+    assert "  line 11:" not in result.out
+    assert f"... and 3 more: see {out}" in result.out
+
+
 def test_batch_json_summary_and_wait(
     capsys: pytest.CaptureFixture[str], relay: MockRelay, tmp_path: Path
 ) -> None:

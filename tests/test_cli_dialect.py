@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sora_async import cli
@@ -31,3 +33,21 @@ def test_the_wrong_dialect_says_so_and_stops(capsys: pytest.CaptureFixture[str])
     captured = capsys.readouterr()
     assert code == 3
     assert "dialect" in captured.err
+
+
+def test_a_batch_against_the_wrong_dialect_stops_with_one_readable_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A batch against a new-api relay with the seed's routes stops after its first answer (exit 3),
+    with the relay's words, no stray punctuation, and a hint that names --dialect."""
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(f'{{"prompt": "fox {n}"}}\n' for n in range(5)))
+    key = "sk-batch-wrong-routes-5678"  # the module's key holds "-dialect", which redaction blanks
+    with relay_in_thread(profile="new-api", api_key=key, **FAST) as relay:
+        out = str(tmp_path / "r.jsonl")
+        code = cli.main(["batch", str(source), "--out", out, "--base-url", relay.url, "--api-key", key])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert "stopped after the relay answered" in err and "web page" in err
+    assert ".;" not in err
+    assert "--dialect" in err

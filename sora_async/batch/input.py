@@ -51,13 +51,14 @@ def fingerprint(raw: bytes) -> int:
 def _load(raw: bytes) -> tuple[Any, str | None]:
     """The JSON value of a line, or why it has none. Never raises."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8").rstrip("\r\n")  # the line ending is no part of the JSON
     except UnicodeDecodeError as exc:
         return None, f"not valid UTF-8 text (bad byte at column {exc.start + 1})"
     try:
         return json.loads(text), None
     except json.JSONDecodeError as exc:
-        return None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+        where = "at the end of the line" if exc.pos >= len(text) else f"at column {exc.pos + 1}"
+        return None, f"not valid JSON ({exc.msg} {where})"
     except RecursionError:
         return None, "JSON nested too deeply to read"
     except ValueError as exc:  # e.g. an integer of more digits than Python converts

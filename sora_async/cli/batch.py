@@ -54,7 +54,9 @@ SUMMARY = "submit a JSONL file of requests, resumably, with a results file"
     "are reported by line number and cost no request. A journal records every idempotency key before "
     "its request goes out, so after a crash, Ctrl-C or SIGTERM the same command resumes without "
     "creating anything twice; a second run on the same journal is refused while the first runs. "
-    "A rejected key or a wrong base URL stops the run after its first request (exit 3). "
+    "A rejected key, or a base URL or dialect that answers with something other than the API, "
+    "stops the run after its first request (exit 3); a relay that cannot be reached is retried like "
+    "any failure. "
     "Exits 0 only when every line got a task id.",
     examples="  sora-async batch prompts.jsonl --out results.jsonl --rate 10 --burst 5\n"
     "  sora-async batch prompts.jsonl --out results.jsonl --wait --wait-timeout 3600\n"
@@ -271,9 +273,9 @@ def summary_json(summary: BatchSummary) -> dict[str, Any]:
 def summary_rows(summary: BatchSummary) -> list[tuple[str, str]]:
     """The summary table; example rows (key "") sit under the count they explain."""
     rows = [("ok", f"{summary.ok} of {summary.total}"), ("failed", str(summary.failed))]
-    rows.extend(("", f"line {line}: {reason}") for line, reason in summary.failed_examples)
+    rows += _examples(summary.failed_examples, summary.failed, summary.results_path)
     rows.append(("invalid", str(summary.invalid)))
-    rows.extend(("", f"line {line}: {reason}") for line, reason in summary.invalid_examples)
+    rows += _examples(summary.invalid_examples, summary.invalid, summary.results_path)
     rows += [
         ("ambiguous", str(summary.ambiguous)),
         ("pending", str(summary.pending)),
@@ -288,6 +290,15 @@ def summary_rows(summary: BatchSummary) -> list[tuple[str, str]]:
         ("results", str(summary.results_path)),
         ("journal", str(summary.journal_path)),
     ]
+    return rows
+
+
+def _examples(examples: tuple[tuple[int, str], ...], count: int, results: Path) -> list[tuple[str, str]]:
+    """The example lines under a count, and how many more there are (the list is cut at ten)."""
+    rows = [("", f"line {line}: {reason}") for line, reason in examples]
+    if count > len(examples):
+        more = count - len(examples)
+        rows.append(("", f"... {'and ' if examples else ''}{more} more: see {results}"))
     return rows
 
 

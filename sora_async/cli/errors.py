@@ -146,7 +146,7 @@ def api_hint(exc: BaseException) -> str:
         (RateLimitError, "the relay kept answering 429: lower --rate or raise --max-attempts"),
         (ServerError, "the relay or its upstream failed: try again later"),
         (APIConnectionError, "check --base-url and the network, or raise --timeout"),
-        (ConfigurationError, "check --base-url"),
+        (ConfigurationError, "check --base-url and --dialect"),
     ]
     for cls, hint in hints:
         if isinstance(exc, cls):
@@ -157,7 +157,8 @@ def api_hint(exc: BaseException) -> str:
 def stopped_batch_error(cause: BaseException) -> CliError:
     """A batch stopped because every further request would fail the same way: exit 3, how to go on."""
     return CliError(
-        f"stopped after the relay answered: {cause}; every further request would fail the same way",
+        f"stopped after the relay answered: {str(cause).rstrip('.')}; every further request would "
+        "fail the same way",
         f"{api_hint(cause)}, then re-run the same command: the unsent lines go out then, nothing twice",
         EXIT_CONFIG,
     )
