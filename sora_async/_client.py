@@ -23,7 +23,7 @@ from typing import Any
 from ._checks import check_idempotency_key, check_positive_int, check_seconds, check_task_id, clean_api_key
 from ._client_base import ClientBase
 from ._client_setup import choose_limiter, choose_transport
-from ._client_state import DEFAULT_MAX_RESPONSE_BYTES, Options, Shared
+from ._client_state import DEFAULT_MAX_RESPONSE_BYTES, Options, Shared, check_call_options
 from ._core import RequestCore, no_task_id
 from ._create import create_state, new_key, request_from
 from ._dialects import Dialect, get_dialect
@@ -157,7 +157,8 @@ class SoraClient(ClientBase):
             The task id.
 
         Raises:
-            ValidationError: A bad request, field or key, before anything is sent.
+            ValidationError: A bad request, field, key, ``timeout`` or ``retry``, before anything is
+                sent.
             AmbiguousSubmissionError: The task may exist but no id came back (``idempotency_key`` says
                 which); not retried blindly, so nothing is paid twice.
             APIStatusError: The relay refused (``verdict`` says whether trying again can help).
@@ -166,6 +167,8 @@ class SoraClient(ClientBase):
         video = request_from(request, fields)
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)  # at once, not when the call gets its slot
+        if timeout is not None or retry is not None:
+            check_call_options(timeout, retry)
         core = self._core()
         gate = core.gate
         if not gate.try_enter():  # wait here: a call waiting for its slot holds this coroutine only
@@ -268,10 +271,13 @@ class SoraClient(ClientBase):
             The task as the relay describes it, parsed by the dialect.
 
         Raises:
-            ValidationError: A task id that is not a URL-safe string.
+            ValidationError: A task id that is not a URL-safe string, or a bad ``timeout`` or
+                ``retry``.
             NotFoundError: No such task.
         """
         check_task_id(task_id)
+        if timeout is not None or retry is not None:
+            check_call_options(timeout, retry)
         core = self._core()
         options = self._options
         payload = await core.call(
@@ -313,11 +319,16 @@ class SoraClient(ClientBase):
             The finished task, with its ``video_urls``.
 
         Raises:
+            ValidationError: A bad task id, or a ``timeout`` or poll interval that is not a positive
+                number of seconds.
             TaskFailedError: The task ended in FAILURE (``fail_reason`` says why).
             TaskTimeoutError: ``timeout`` passed first; the task keeps running.
             APIResponseValidationError: The relay kept answering a status word no family documents.
         """
         check_task_id(task_id)
+        check_seconds("timeout", timeout)
+        check_seconds("poll_interval", poll_interval)
+        check_seconds("max_poll_interval", max_poll_interval)
         return await poll_until_done(
             self.get_task,
             task_id,
@@ -357,9 +368,11 @@ class SoraClient(ClientBase):
             ``path``, as a ``Path``.
 
         Raises:
+            ValidationError: A bad ``index``, ``path``, task id, ``timeout`` or ``retry``, at once.
             DownloadError: The body ended short after the retries, or the file could not be written.
             TaskFailedError: The task failed. APIStatusError: The server refused (e.g. an expired URL).
         """
+        check_call_options(timeout, retry)
         options = self._options
         return await download_video(
             self._core(),
@@ -395,10 +408,11 @@ class SoraClient(ClientBase):
             **fields: ``VideoRequest`` fields, when ``request`` is not given.
 
         Raises:
-            ValidationError: A bad request or key, at once.
+            ValidationError: A bad request, key, ``timeout`` or ``retry``, at once.
             ConfigurationError: The client is closed or has no key or base URL.
         """
         video = request_from(request, fields)
+        check_call_options(timeout, retry)
         self._core()
         state = create_state(idempotency_key)
         task = self._track(self._create(video, state, retry, timeout))
@@ -428,7 +442,7 @@ class SoraClient(ClientBase):
             max_pending: The most items held at once.
 
         Raises:
-            ValidationError: A bad ``max_pending`` (at once, when called).
+            ValidationError: A bad ``max_pending``, ``timeout`` or ``retry`` (at once, when called).
             ConfigurationError: The client is closed or has no key or base URL (at once).
             Exception: Whatever ``requests`` itself raises, as a loop over it would: nothing more
                 is read from it, and the stream raises it once every item already taken has
@@ -436,6 +450,7 @@ class SoraClient(ClientBase):
         """
         if max_pending is not None:
             check_positive_int("max_pending", max_pending)
+        check_call_options(timeout, retry)
         core = self._core()
 
         # a partial, not a closure: one coroutine less per item

@@ -19,7 +19,7 @@ from ._core import RequestCore
 from ._errors import ValidationError
 from ._retry import OnRetry, RetryPolicy
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Options", "Shared", "checked_policy"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "Options", "Shared", "check_call_options", "checked_policy"]
 
 DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 """The largest answer body read (8 MiB; task answers are a few KB): a bigger one is an error."""
@@ -98,3 +98,11 @@ def checked_policy(retry: object) -> RetryPolicy | None:
     if retry is not None and not isinstance(retry, RetryPolicy):
         raise ValidationError("retry", "must be a RetryPolicy", retry)
     return retry
+
+
+def check_call_options(timeout: object, retry: object) -> None:
+    """A call's own ``timeout=`` and ``retry=``, checked before anything is sent: a NaN, negative or
+    text timeout would otherwise never expire, or expire at once, or fail deep in the transport."""
+    if timeout is not None:
+        check_seconds("timeout", timeout)
+    checked_policy(retry)

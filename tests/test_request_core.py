@@ -785,3 +785,60 @@ async def test_the_attempt_log_tells_an_attempt_never_sent_from_one_never_answer
         "POST /sora/v1/videos -> no answer",
         "POST /sora/v1/videos -> not sent",
     ]
+
+
+BAD_CALL_OPTIONS = [
+    ({"timeout": float("nan")}, "'timeout'"),
+    ({"timeout": -1}, "'timeout'"),
+    ({"timeout": 0}, "'timeout'"),
+    ({"timeout": "5"}, "'timeout'"),
+    ({"timeout": float("inf")}, "'timeout'"),
+    ({"retry": "twice"}, "'retry'"),
+]
+
+
+@pytest.mark.parametrize("call", ["create_video", "get_task", "submit", "submit_many", "download_video"])
+@pytest.mark.parametrize(("options", "named"), BAD_CALL_OPTIONS, ids=lambda v: repr(v))
+async def test_a_bad_per_call_option_is_refused_before_any_request(
+    call: str, options: dict[str, Any], named: str, tmp_path: Any
+) -> None:
+    """A call's own timeout= or retry= that is not a positive finite number of seconds / a
+    RetryPolicy: ValidationError naming it, and nothing sent (a NaN timeout never expired)."""
+    sent: list[sa.TransportRequest] = []
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        sent.append(request)
+        return OK
+
+    async def start(c: sa.SoraClient) -> None:
+        if call == "create_video":
+            await c.create_video(REQ, **options)
+        elif call == "get_task":
+            await c.get_task("task_1", **options)
+        elif call == "submit":
+            await c.submit(REQ, **options)
+        elif call == "submit_many":
+            c.submit_many([REQ], **options)
+        else:
+            await c.download_video("https://cdn.test/v.mp4", tmp_path / "v.mp4", **options)
+
+    async with client(handler) as c:
+        with pytest.raises(sa.ValidationError, match=named):
+            await start(c)
+    assert sent == []
+
+
+@pytest.mark.parametrize("name", ["timeout", "poll_interval", "max_poll_interval"])
+@pytest.mark.parametrize("value", [float("nan"), -1, 0, float("inf"), "2"], ids=repr)
+async def test_wait_for_task_refuses_a_bad_time_before_any_request(name: str, value: Any) -> None:
+    """wait_for_task(timeout=nan) waited forever, and poll_interval=nan broke the loop's timers."""
+    sent: list[sa.TransportRequest] = []
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        sent.append(request)
+        return OK
+
+    async with client(handler) as c:
+        with pytest.raises(sa.ValidationError, match=f"'{name}'"):
+            await c.wait_for_task("task_1", **{name: value})
+    assert sent == []
