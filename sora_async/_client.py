@@ -20,6 +20,8 @@ from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable, 
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from ._checks import check_idempotency_key, check_positive_int, check_seconds, check_task_id, clean_api_key
 from ._client_base import ClientBase
 from ._client_setup import choose_limiter, choose_transport
@@ -291,11 +293,28 @@ class SoraClient(ClientBase):
             on_retry=options.on_retry,
         )
         try:
-            return self._dialect.parse_task(task_id, payload, base_url=core.base_url)
+            task = self._dialect.parse_task(task_id, payload, base_url=core.base_url)
         except Exception as exc:  # pragma: no cover - dialect parsing never raises by contract
             raise APIResponseValidationError(
                 f"could not read the task answer ({type(exc).__name__})", status_code=200
             ) from None
+        return self._without_key(task)
+
+    def _without_key(self, task: VideoTask) -> VideoTask:
+        """The task with the key blanked out of what the relay wrote, should it have echoed it (an
+        upstream error quoting the request in ``fail_reason``, say): a task goes on into
+        ``TaskFailedError``, a batch's results file and the CLI's output."""
+        redact = self._redact
+        if not redact or redact(text := repr(task.raw)) is text:
+            return task  # nothing to blank: the common case costs one repr and one look
+        return attrs.evolve(
+            task,
+            fail_reason=redact(task.fail_reason),
+            action=redact.value(task.action),
+            video_urls=tuple(redact(url) for url in task.video_urls),
+            data=redact.value(task.data),
+            raw=redact.value(task.raw),
+        )
 
     async def wait_for_task(
         self,

@@ -7,6 +7,7 @@ excerpt cut in the middle of it; the tests then walk everything the caller can r
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -251,3 +252,23 @@ def test_the_redactor_blanks_every_run_of_eight() -> None:
 def test_a_short_test_key_is_not_blanked_everywhere() -> None:
     """Keys under 8 characters are not redacted (they would mangle ordinary words)."""
     assert Redactor("k")("a kind word") == "a kind word"
+
+
+async def test_a_task_whose_fail_reason_echoes_the_key_hands_it_on_nowhere() -> None:
+    """A relay writes the request's Authorization header into a FAILURE's fail_reason (an upstream
+    error quoting it): the task, its raw answer and TaskFailedError hold no run of the key, and
+    the rest of the reason is kept."""
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        reason = f"upstream refused: headers {request.headers['Authorization']}"
+        body = {"code": "success", "data": {"task_id": "task_1", "status": "FAILURE", "fail_reason": reason}}
+        return sa.TransportResponse(200, {}, json.dumps(body).encode())
+
+    async with sa.SoraClient(KEY, base_url=BASE, transport=sa.MockTransport(handler), retry=NONE) as c:
+        task = await c.get_task("task_1")
+        with pytest.raises(sa.TaskFailedError) as info:
+            await c.wait_for_task("task_1", timeout=5)
+    assert task.fail_reason.startswith("upstream refused: headers Bearer ***")
+    assert_no_key(task)
+    assert_no_key(task.raw)
+    assert_no_key(info.value)
