@@ -271,6 +271,7 @@ BAD_LINES: list[tuple[Any, str]] = [
     ('{"prompt": 1' + "0" * 5000 + "}", "not valid JSON"),
     ('{"custom_id": "fox-4", "prompt": "a fox in snow" ', "(Expecting ',' delimiter at the end of the line)"),
     ('{"prompt": "a fox" "in snow"}', "(Expecting ',' delimiter at column 20)"),
+    ('{"prompt": "a\tfox"}', "(Invalid control character at column 14)"),
 ]
 
 

@@ -874,3 +874,18 @@ def test_merge_prints_a_readable_summary(capsys: pytest.CaptureFixture[str], tmp
     assert result.code == cli.EXIT_FAILED
     assert "gaps: 1 (lines 2)" in result.out
     assert "re-run the shard" in result.err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-5"])
+def test_batch_refuses_a_bad_wait_timeout_before_sending(
+    capsys: pytest.CaptureFixture[str], relay: MockRelay, tmp_path: Path, value: str
+) -> None:
+    """--wait-timeout nan was accepted: every line was created, then each failed its wait."""
+    source = write_jsonl(tmp_path / "in.jsonl", [{"prompt": "a fox"}])
+    out = tmp_path / "r.jsonl"
+    result = run(
+        capsys, *against(relay, "batch", str(source), "--out", str(out), "--wait", "--wait-timeout", value)
+    )
+    assert result.code == cli.EXIT_USAGE
+    assert "--wait-timeout" in result.err
+    assert relay.stats.create_requests == 0

@@ -58,7 +58,8 @@ def _load(raw: bytes) -> tuple[Any, str | None]:
         return json.loads(text), None
     except json.JSONDecodeError as exc:
         where = "at the end of the line" if exc.pos >= len(text) else f"at column {exc.pos + 1}"
-        return None, f"not valid JSON ({exc.msg} {where})"
+        message = exc.msg.removesuffix(" at")  # "Invalid control character at", for one
+        return None, f"not valid JSON ({message} {where})"
     except RecursionError:
         return None, "JSON nested too deeply to read"
     except ValueError as exc:  # e.g. an integer of more digits than Python converts

@@ -38,7 +38,7 @@ from .errors import (
     signal_exit_code,
     stopped_batch_error,
 )
-from .options import SHARD, create_options, output_options, pacing_options, relay_options
+from .options import SECONDS, SHARD, create_options, output_options, pacing_options, relay_options
 
 __all__ = ["batch_advice", "run_batch_live", "show_summary", "summary_json", "summary_rows"]
 
@@ -71,7 +71,7 @@ SUMMARY = "submit a JSONL file of requests, resumably, with a results file"
 @click.option("--wait", is_flag=True, help="also wait for every task and record its outcome and URLs")
 @click.option(
     "--wait-timeout",
-    type=float,
+    type=SECONDS,
     default=600.0,
     metavar="S",
     help="per task, with --wait (default: 600)",
@@ -123,8 +123,6 @@ def batch(args: SimpleNamespace, ui: UI) -> int:
         raise CliError(
             "--download needs --wait", "add --wait (a video exists once its task ends)", EXIT_USAGE
         )
-    if args.wait_timeout <= 0:
-        raise CliError(f"--wait-timeout must be > 0 (got {args.wait_timeout})", "pass seconds", EXIT_USAGE)
     with _input_file(args.input_path, Path(args.out)) as source:
         options = BatchOptions(
             input_path=source,

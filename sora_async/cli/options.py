@@ -23,6 +23,7 @@ __all__ = [
     "PORT",
     "POSITIVE",
     "POSITIVE_INT",
+    "SECONDS",
     "SHARD",
     "create_options",
     "output_options",
@@ -77,6 +78,7 @@ def whole_number(name: str, low: int) -> click.ParamType:  # type: ignore[type-a
 
 
 POSITIVE = _Number("seconds", lambda v: v > 0, "a number > 0")
+SECONDS = _Number("seconds", lambda v: 0 < v < math.inf, "a positive, finite number of seconds")
 NON_NEGATIVE = _Number("seconds", lambda v: v >= 0, "a number >= 0")
 FRACTION = _Number("fraction", lambda v: 0.0 <= v <= 1.0, "a fraction between 0 and 1")
 POSITIVE_INT = _WholeNumber("count", 1, None, ">= 1")
@@ -228,14 +230,14 @@ def wait_options(function: F) -> F:
     return _apply(
         click.option(
             "--wait-timeout",
-            type=POSITIVE,
+            type=SECONDS,
             default=600.0,
             metavar="S",
             help="give up waiting after this many seconds (default: 600; exit code 4)",
         ),
         click.option(
             "--poll-interval",
-            type=POSITIVE,
+            type=SECONDS,
             default=2.0,
             metavar="S",
             help="seconds between the first polls; it grows by half each poll up to 15 (default: 2)",
