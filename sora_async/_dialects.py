@@ -97,6 +97,18 @@ class Endpoint:
         return join_url(base_url, self.render(task_id))
 
 
+def _absolute(base_url: str, url: str) -> str:
+    """A video URL as the relay gave it, made absolute: a path joins the relay's base (version path
+    and all), a scheme-relative ``//cdn.example/v.mp4`` takes the relay's scheme (another host:
+    never the relay's path), anything else is kept."""
+    if url.startswith("//"):
+        scheme = base_url.split(":", 1)[0] if "://" in base_url else "https"
+        return f"{scheme}:{url}"
+    if url.startswith("/"):
+        return join_url(base_url, url)
+    return url
+
+
 def join_url(base_url: str, path: str) -> str:
     """Join a base URL and an absolute path, using once a run of segments that ends one and starts the other.
 
@@ -251,7 +263,7 @@ class Dialect:
         task = VideoTask.from_api(task_id, _task_object(payload))
         if base_url is None:
             return task
-        urls = tuple(join_url(base_url, u) if u.startswith("/") else u for u in task.video_urls)
+        urls = tuple(_absolute(base_url, u) for u in task.video_urls)
         if not urls and task.status is TaskStatus.SUCCESS and self.content is not None:
             urls = (self.content.url(base_url, task.task_id),)
         return task if urls == task.video_urls else attrs.evolve(task, video_urls=urls)

@@ -190,7 +190,8 @@ class VideoTask:
 
 
 def looks_like_url(value: object) -> bool:
-    """True for an http(s) URL or a path on the relay itself (``/v1/videos/{id}/content``).
+    """True for an http(s) URL, a path on the relay itself (``/v1/videos/{id}/content``) or a
+    scheme-relative URL (``//cdn.example/v.mp4``: another host, the relay's scheme).
 
     >>> looks_like_url("https://cdn.example/v.mp4"), looks_like_url("content policy violation")
     (True, False)
@@ -198,9 +199,7 @@ def looks_like_url(value: object) -> bool:
     if not isinstance(value, str) or not value or any(c.isspace() for c in value):
         return False
     lowered = value[:8].lower()
-    return lowered.startswith(("http://", "https://")) or (
-        value.startswith("/") and not value.startswith("//")
-    )
+    return lowered.startswith(("http://", "https://", "/"))
 
 
 def _text_or_none(value: object) -> str | None:

@@ -283,6 +283,21 @@ def test_relative_result_url_is_resolved_on_the_base() -> None:
     assert task.video_urls == (f"https://r.example/v1/videos/{TASK}/content",)
 
 
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        ("https://r.example/v1", "https://cdn.example:8443/v.mp4"),
+        ("http://127.0.0.1:9", "http://cdn.example:8443/v.mp4"),
+    ],
+)
+def test_a_scheme_relative_url_names_its_own_host(base: str, expected: str) -> None:
+    """``//cdn.example/v.mp4`` is another host with the relay's scheme, never a path on the relay
+    (it became ``https://r.example/v1//cdn.example/...``, and the key went to the relay with it)."""
+    dto = {"task_id": TASK, "status": "SUCCESS", "result_url": "//cdn.example:8443/v.mp4"}
+    task = NEW_API.parse_task(TASK, {"code": "success", "data": dto}, base_url=base)
+    assert task.video_urls == (expected,)
+
+
 def test_realtime_simple_shape_with_url() -> None:
     """new-api's real-time fetch shape: ``{status: "succeeded", url, format}`` in the envelope."""
     data = {
