@@ -124,6 +124,7 @@ class _Download:
         user_agent = core.headers.get("User-Agent")
         self._plain_headers = {**({"User-Agent": user_agent} if user_agent else {}), **_DOWNLOAD_HEADERS}
         self._validator: str | None = None  # the file's ETag or Last-Modified, for If-Range
+        self._size: int | None = None  # the file's whole size, as an earlier answer gave it
         self._best = 0  # the most bytes ever on disk: a round of retries that beat it earns another
 
     async def run(self, policy: RetryPolicy, on_retry: OnRetry | None) -> Path:
@@ -179,11 +180,11 @@ class _Download:
             async with contextlib.AsyncExitStack() as stack:
                 response = await self._open(stack, start)
                 plan = plan_body(response.status, response.headers, start, self.where)
-                if plan is None:
+                if plan is None or (start and not self._same_file(response.headers, plan)):
                     logger.debug("%s cannot continue %s; starting over", self.where, self.part)
                     start = 0
                     continue
-                self._remember(response.headers)
+                self._remember(response.headers, plan)
                 done = start if response.status == 416 else await self._receive(response, plan)
             if plan.size is None or done >= plan.size:
                 break
@@ -267,10 +268,20 @@ class _Download:
             raise
         raise DownloadError(f"{where} answered with JSON, not a video file", verdict=Verdict.FATAL)
 
-    def _remember(self, headers: Mapping[str, str]) -> None:
-        """The file's validator, so that a later resume gets the same file or all of a new one."""
-        etag = headers.get("ETag")
-        self._validator = etag if etag and not etag.startswith("W/") else headers.get("Last-Modified")
+    def _remember(self, headers: Mapping[str, str], plan: Plan) -> None:
+        """The file's validator and size, so that a later resume gets the same file or all of a new one."""
+        self._validator = _validator_of(headers)
+        if plan.size is not None:
+            self._size = plan.size
+
+    def _same_file(self, headers: Mapping[str, str], plan: Plan) -> bool:
+        """A resumed answer is of the file the part came from: the same validator and size, where
+        both answers name them. A server that ignores ``If-Range`` and sends the rest of a new
+        version, or a smaller total than it first promised, would leave a file of two halves."""
+        validator = _validator_of(headers)
+        if self._validator is not None and validator is not None and validator != self._validator:
+            return False
+        return self._size is None or plan.size is None or plan.size == self._size
 
     # --- the body ---------------------------------------------------------------------------------
 
@@ -374,3 +385,9 @@ def _sync_directory(directory: Path) -> None:
 
 async def _no_pause(seconds: float) -> None:
     """A download takes no rate token, so a server's wait is not a fact about the key's pace."""
+
+
+def _validator_of(headers: Mapping[str, str]) -> str | None:
+    """A strong ETag, else Last-Modified: what ``If-Range`` sends and a resume must match."""
+    etag = headers.get("ETag")
+    return etag if etag and not etag.startswith("W/") else headers.get("Last-Modified")

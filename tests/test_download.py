@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 import sora_async as sa
 from sora_async.mock import MockRelay, video_body
 from tests.downloads import BODY, KEY, part_of
-from tests.file_server import FileServer, answer, in_turn, redirect, serve
+from tests.file_server import FileServer, Handler, answer, in_turn, redirect, serve
 
 FAST_RETRY = sa.RetryPolicy(max_attempts=4, initial_backoff=0.001, max_backoff=0.005)
 FAST_TASKS: dict[str, Any] = {"api_key": KEY, "queue_time": 0, "run_time": 0, "seed": 3}
@@ -327,3 +328,59 @@ async def test_a_download_backing_off_when_the_client_closes_sends_nothing_more(
         await asyncio.wait_for(download, 5)
     assert len(transport.requests) == 1
     assert not (tmp_path / "v.mp4").exists()
+
+
+def _broken(body: bytes, size: int, headers: dict[str, str]) -> Handler:
+    """Promise ``size`` bytes (with ``headers``), send ``body``, then break the connection."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": str(size), **headers})
+        await response.prepare(request)
+        await response.write(body)
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    return handler
+
+
+def _rest(body: bytes, start: int, total: int, headers: dict[str, str]) -> Handler:
+    """A 206 from ``start`` whatever was asked (a server that ignores If-Range), with ``headers``."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        span = f"bytes {start}-{start + len(body) - 1}/{total}"
+        return web.Response(status=206, body=body, headers={"Content-Range": span, **headers})
+
+    return handler
+
+
+def _whole(body: bytes, headers: dict[str, str]) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(body=body, headers=headers)
+
+    return handler
+
+
+@pytest.mark.parametrize("change", ["new ETag", "smaller total"])
+async def test_a_resume_of_another_version_of_the_file_starts_over(tmp_path: Path, change: str) -> None:
+    """The resumed answer is of a new version (its ETag differs, the server ignoring If-Range) or
+    names a smaller total than first promised: the part is dropped and the file fetched whole,
+    never saved as two halves or cut short."""
+    old, new = bytes(range(256)) * 400, bytes(reversed(range(256))) * 400
+    if change == "new ETag":
+        rest = _rest(new[5000:], 5000, len(new), {"ETag": '"v2"'})
+        final = new
+    else:
+        new = new[:5010]
+        rest = _rest(new[5000:], 5000, len(new), {"ETag": '"v1"'})
+        final = new
+    async with FileServer() as cdn:
+        url = cdn.route(
+            "/v.mp4",
+            in_turn(_broken(old[:5000], len(old), {"ETag": '"v1"'}), rest, _whole(final, {"ETag": '"v2"'})),
+        )
+        async with sa.SoraClient(KEY, base_url="https://relay.example", retry=FAST_RETRY) as client:
+            await client.download_video(url, tmp_path / "v.mp4")
+    assert (tmp_path / "v.mp4").read_bytes() == final
+    ranges = [seen.headers.get("Range") for seen in cdn.seen_at("/v.mp4")]
+    assert ranges == [None, "bytes=5000-", None]
