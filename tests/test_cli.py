@@ -471,6 +471,9 @@ def test_batch_json_summary_and_wait(
     assert summary["journal_path"] == str(out) + ".journal"
     statuses = sorted(json.loads(line)["status"] for line in out.read_text().splitlines())
     assert statuses == ["FAILURE", "SUCCESS"]
+    again = run(capsys, *against(relay, "batch", str(source), "--out", str(out), "--wait", "--json"))
+    assert again.code == cli.EXIT_FAILED, again.err  # the task still failed: a re-run says so too
+    assert (again.json["all_ok"], again.json["task_failures"], again.json["skipped"]) == (False, 1, 2)
 
 
 def test_batch_resume_skips_finished_lines(

@@ -65,6 +65,9 @@ class JournalState:
         """line -> the fingerprint of the content last sent under a key (0: none)."""
         self.pending: dict[int, dict[str, Any]] = {}
         """line -> its latest record, for lines a resumed run may act on again (not done and not invalid)."""
+        self.task_failures: set[int] = set()
+        """Lines whose task was waited for and did not succeed (failed, timed out, not saved): a
+        re-run that skips them still counts them, so its exit code says what the results file says."""
 
     def state(self, line: int) -> int:
         return self.states[line] if line < len(self.states) else LineState.NEW
@@ -121,6 +124,10 @@ def read_journal(path: Path, *, keep_done: bool = False, keep_unsaved: bool = Fa
                 result.fingerprints[line] = int(fp, 16)
             except (ValueError, OverflowError):
                 result.fingerprints[line] = 0
+        if state == LineState.FINISHED and not _succeeded(record):
+            result.task_failures.add(line)
+        else:
+            result.task_failures.discard(line)
         if (
             state in (LineState.SENT, LineState.FAILED, LineState.AMBIGUOUS)
             or (keep_done and state == LineState.DONE)
@@ -130,6 +137,11 @@ def read_journal(path: Path, *, keep_done: bool = False, keep_unsaved: bool = Fa
         else:
             result.pending.pop(line, None)
     return result
+
+
+def _succeeded(record: dict[str, Any]) -> bool:
+    """A finished line whose task succeeded and whose videos, if asked for, were saved."""
+    return record.get("status") == "SUCCESS" and "error" not in record and "download_error" not in record
 
 
 def _unsaved(record: dict[str, Any]) -> bool:

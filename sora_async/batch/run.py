@@ -164,6 +164,8 @@ class _Run:
             prior = self.state.pending.get(number)
             if self.options.wait and prior is not None:  # done, or finished but its videos not saved
                 await self._start_wait(prior)
+            elif number in self.state.task_failures:  # its task failed in an earlier run: still so
+                progress.task_failures += 1
             return False
         if state == LineState.AMBIGUOUS and not self.retry_ambiguous:
             progress.skipped += 1
