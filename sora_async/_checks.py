@@ -222,6 +222,13 @@ def clean_api_key(key: object) -> str | None:
     return stripped or None
 
 
+def check_callback(name: str, value: object) -> None:
+    """None or something callable: a callback given by mistake as a value fails here, named,
+    rather than as a raw ``TypeError`` when it is first called."""
+    if value is not None and not callable(value):
+        raise ValidationError(name, "must be callable (a function), or None", value)
+
+
 def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     """Extra headers: token names, values without control characters (values are not shown)."""
     if headers is None:

@@ -22,7 +22,14 @@ from typing import Any
 
 import attrs
 
-from ._checks import check_idempotency_key, check_positive_int, check_seconds, check_task_id, clean_api_key
+from ._checks import (
+    check_callback,
+    check_idempotency_key,
+    check_positive_int,
+    check_seconds,
+    check_task_id,
+    clean_api_key,
+)
 from ._client_base import ClientBase
 from ._client_setup import choose_limiter, choose_transport
 from ._client_state import DEFAULT_MAX_RESPONSE_BYTES, Options, Shared, check_call_options
@@ -110,6 +117,7 @@ class SoraClient(ClientBase):
         check_positive_int("max_concurrency", max_concurrency)
         check_positive_int("max_response_bytes", max_response_bytes)
         check_seconds("connect_timeout", connect_timeout)
+        check_callback("on_retry", on_retry)
         self._transport = choose_transport(
             transport, max_concurrency=max_concurrency, connect_timeout=connect_timeout
         )
@@ -348,6 +356,7 @@ class SoraClient(ClientBase):
         check_seconds("timeout", timeout)
         check_seconds("poll_interval", poll_interval)
         check_seconds("max_poll_interval", max_poll_interval)
+        check_callback("on_progress", on_progress)
         return await poll_until_done(
             self.get_task,
             task_id,
@@ -392,6 +401,7 @@ class SoraClient(ClientBase):
             TaskFailedError: The task failed. APIStatusError: The server refused (e.g. an expired URL).
         """
         check_call_options(timeout, retry)
+        check_callback("on_progress", on_progress)
         options = self._options
         return await download_video(
             self._core(),

@@ -842,3 +842,21 @@ async def test_wait_for_task_refuses_a_bad_time_before_any_request(name: str, va
         with pytest.raises(sa.ValidationError, match=f"'{name}'"):
             await c.wait_for_task("task_1", **{name: value})
     assert sent == []
+
+
+async def test_a_callback_that_is_not_callable_is_refused_by_name(tmp_path: Any) -> None:
+    """on_progress=5 reached wait_for_task's first poll as a raw TypeError; on_retry=5 a retry."""
+    sent: list[sa.TransportRequest] = []
+
+    def handler(request: sa.TransportRequest) -> sa.TransportResponse:
+        sent.append(request)
+        return OK
+
+    with pytest.raises(sa.ValidationError, match="'on_retry'"):
+        sa.SoraClient(KEY, base_url=BASE, transport=sa.MockTransport(handler), on_retry=5)  # type: ignore[arg-type]
+    async with client(handler) as c:
+        with pytest.raises(sa.ValidationError, match="'on_progress'"):
+            await c.wait_for_task("task_1", on_progress=5)  # type: ignore[arg-type]
+        with pytest.raises(sa.ValidationError, match="'on_progress'"):
+            await c.download_video("https://cdn.test/v.mp4", tmp_path / "v.mp4", on_progress=5)  # type: ignore[arg-type]
+    assert sent == []
