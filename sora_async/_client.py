@@ -177,8 +177,7 @@ class SoraClient(ClientBase):
         video = request_from(request, fields)
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)  # at once, not when the call gets its slot
-        if timeout is not None or retry is not None:
-            check_call_options(timeout, retry)
+        check_call_options(timeout, retry)
         core = self._core()
         gate = core.gate
         if not gate.try_enter():  # wait here: a call waiting for its slot holds this coroutine only
@@ -286,8 +285,7 @@ class SoraClient(ClientBase):
             NotFoundError: No such task.
         """
         check_task_id(task_id)
-        if timeout is not None or retry is not None:
-            check_call_options(timeout, retry)
+        check_call_options(timeout, retry)
         core = self._core()
         options = self._options
         payload = await core.call(
