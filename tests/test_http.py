@@ -38,7 +38,7 @@ from sora_async import (
 )
 from sora_async._errors import BODY_EXCERPT_LIMIT, status_error_class
 from sora_async._http import parse_response, parse_retry_after
-from sora_async._transport import AiohttpTransport, TransportRequest
+from sora_async._transport import RECV_SIZE, AiohttpTransport, TransportRequest
 from tests.scripted import Reply, ScriptedServer, envelope
 
 BASE = "https://relay.example"
@@ -873,6 +873,37 @@ async def test_a_compressed_answer_is_capped_by_its_inflated_size(
             await transport.send(request, max_body=1_000_000)
     finally:
         await transport.aclose()
+
+
+async def test_a_plain_http_connection_reads_at_most_recv_size_at_once(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncio's socket transport receives into a new bytes object of ``max_size`` (256 KiB) per
+    read, which glibc maps and unmaps for every answer (three system calls); a plain-HTTP connection
+    of the transport reads RECV_SIZE at most from its first answer on, and answers longer than that
+    arrive whole (a real server, a spy on the loop's create_connection)."""
+    loop = asyncio.get_running_loop()
+    made: list[asyncio.BaseTransport] = []
+    real_create_connection = loop.create_connection
+
+    async def create_connection(*args: Any, **kwargs: Any) -> Any:
+        pair = await real_create_connection(*args, **kwargs)
+        made.append(pair[0])
+        return pair
+
+    monkeypatch.setattr(loop, "create_connection", create_connection)
+    long_body = b"z" * (3 * RECV_SIZE + 5)
+    server.script(Reply(raw=b"{}"), Reply(raw=long_body))
+    transport = AiohttpTransport()
+    request = TransportRequest("POST", server.url + "/sora/v1/videos", AUTH, b"{}")
+    try:
+        assert (await transport.send(request, max_body=1_000_000)).body == b"{}"
+        (connection,) = made
+        assert connection.max_size == RECV_SIZE  # type: ignore[attr-defined]
+        assert (await transport.send(request, max_body=1_000_000)).body == long_body
+    finally:
+        await transport.aclose()
+    assert len(made) == 1  # the pooled connection served both
 
 
 async def test_a_streamed_answer_comes_in_chunks_of_at_most_the_size_asked(
