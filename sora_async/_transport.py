@@ -188,7 +188,8 @@ class _SmallReadsConnector(aiohttp.TCPConnector):
     async def connect(self, *args: Any, **kwargs: Any) -> aiohttp.connector.Connection:
         connection = await super().connect(*args, **kwargs)
         socket_transport = connection.transport
-        if getattr(socket_transport, "max_size", 0) > RECV_SIZE:
+        size = getattr(socket_transport, "max_size", None)
+        if type(size) is int and size > RECV_SIZE:
             socket_transport.max_size = RECV_SIZE  # type: ignore[union-attr]
         return connection
 
