@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
 import json
 import multiprocessing
@@ -232,12 +233,14 @@ OPENAI_AIOHTTP = "openai-python (aiohttp)"
 _SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing inherited from this one
 
 
-Run = tuple[float, float, int, float]
-"""One run: requests per second, client CPU microseconds per request, garbage collections, and the
-share of the run's time spent in them."""
+Timing = tuple[float, float, int, float]
+"""One run's timing: requests per second, client CPU microseconds per request, garbage collections,
+and the share of the run's time spent in them."""
+Run = tuple[float, float, int, float, bool | None]
+"""A run's timing and whether its process still mapped 256 KiB allocations at the end (None: no glibc)."""
 
 
-def measure_here(runner: Runner, url: str, n: int, concurrency: int) -> Run:
+def measure_here(runner: Runner, url: str, n: int, concurrency: int) -> Timing:
     """One run in this process: req/s, client CPU µs per request, how many times the garbage
     collector ran (any generation) meanwhile, and the share of the run's wall time it took."""
     clock = _GcClock()
@@ -279,7 +282,39 @@ def _measure_in_child(
     except ImportError as exc:
         out.send(("skip", str(exc)))
         return
-    out.send(("ok", measure_here(runner, url, n, concurrency)))
+    timing = measure_here(runner, url, n, concurrency)
+    out.send(("ok", (*timing, maps_large_allocations())))
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (field, ctypes.c_size_t)
+        for field in (
+            *("arena", "ordblks", "smblks", "hblks", "hblkhd"),
+            *("usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"),
+        )
+    ]
+
+
+def maps_large_allocations() -> bool | None:
+    """Whether glibc still maps a 256 KiB allocation in this process (None: not glibc).
+
+    asyncio's socket transport receives into a new bytes object of 256 KiB per read. glibc maps
+    allocations from 128 KiB up, until the process frees one mapped block whole (a read that found
+    nothing, say): from then on, up to that size, they come from the heap. Until then every answer
+    costs a raw aiohttp loop three system calls more, a sixth of its time here; sora_async reads 64
+    KiB at most and does not pay them. Asked after a run, as probing flips the process itself.
+    """
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _Mallinfo2
+    before = mallinfo2().hblks
+    probe = bytearray(256 * 1024)
+    mapped = bool(mallinfo2().hblks > before)
+    del probe
+    return mapped
 
 
 def measure(name: str, url: str, n: int, concurrency: int) -> Run | None:
@@ -375,6 +410,7 @@ def summarise(measured: dict[str, Any]) -> list[dict[str, Any]]:
                 else None,
                 "runs_rps": [round(run[0], 1) for run in runs],
                 "runs_gc_collections": [run[2] for run in runs],
+                "runs_mapping_reads": sum(1 for run in runs if run[4]),
                 "round_ratios_vs_raw": [round(x, 3) for x in round_ratios(measured, name)],
             }
         )
@@ -449,6 +485,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "vs_raw",
             "vs_raw_gather",
             "vs_openai_aiohttp",
+            "runs_mapping_reads",
         ],
     )
     checks = targets(rows)
