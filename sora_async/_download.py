@@ -238,7 +238,12 @@ class _Download:
             raise DownloadError(
                 f"{origin_of(url)} redirected ({response.status}) without a Location", verdict=Verdict.FATAL
             )
-        target = yarl.URL(url).join(yarl.URL(location))
+        try:
+            target = yarl.URL(url).join(yarl.URL(location))
+        except ValueError:  # a bad IPv6 host, a port past 65535
+            raise DownloadError(
+                f"{origin_of(url)} redirected to a malformed URL", verdict=Verdict.FATAL
+            ) from None
         if target.scheme not in ("http", "https") or not target.host:
             raise DownloadError(f"{origin_of(url)} redirected to a non-http URL", verdict=Verdict.FATAL)
         return str(target)
