@@ -373,6 +373,19 @@ def _sora_async_notes(results: dict[str, dict[str, Any]]) -> list[str]:
             f"{defaults.get('vs_raw_gather')}x raw aiohttp in the same gather shape). Rows marked *tuned* "
             "are not the defaults."
         )
+    small_reads = throughput_rows.get("raw aiohttp, 64 KiB reads (as sora_async)")
+    many = throughput_rows.get("sora_async defaults: submit_many")
+    if defaults and small_reads and many:
+        own_many = many["vs_raw"] / small_reads["vs_raw"]
+        own_gather = defaults["vs_raw"] / small_reads["vs_raw"]
+        notes.append(
+            "Where sora_async's lead over the raw loop comes from: its connections receive 64 KiB at most "
+            "at once, and the raw loop with the same receive size runs at "
+            f"{small_reads['vs_raw']}x the raw loop as it comes. Against that row, what the SDK's own "
+            f"layer costs shows: `submit_many` {own_many:.2f}x, `create_video` under `gather` "
+            f"{own_gather:.2f}x. Over TLS, where asyncio reads into a buffer it keeps, neither pays the "
+            "mapping, and those two ratios are the ones to expect."
+        )
     return notes
 
 
@@ -392,7 +405,7 @@ def draw_ratios(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
     for bar, ratio, rate in zip(bars, ratios, rps, strict=True):
         label = f" {ratio:.2f}x  ({rate:,.0f}/s)"
         ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, label, va="center", fontsize="small")
-    ax.axvline(0.85, color="black", linestyle="--", linewidth=1, label="target: 0.85x raw aiohttp")
+    ax.axvline(0.95, color="black", linestyle="--", linewidth=1, label="target: 0.95x raw aiohttp")
     ax.set_xlabel("throughput relative to raw aiohttp (median of the per-round ratios)")
     ax.set_xlim(0, max(ratios) * 1.3)
     fig.legend(loc="outside lower center", fontsize="small")
