@@ -11,16 +11,19 @@ req/s and client CPU per request of each, and its ratios to the raw loop, to the
 client's req/s against the raw runs just around it (paired within seconds, so that the machine's
 drifting load cancels out), divided by the same for the other client.
 
-Clients: a raw aiohttp loop (the floor: no safety nets at all, 64 workers), the same loop with
-sora_async's receive size (64 KiB per read: asyncio's 256 KiB costs three system calls per answer
-under glibc, which the SDK saves; this row shows how much of the SDK's lead that is), the same raw
+Every run starts with glibc's threshold for mapping memory raised (``settle_allocator``), the
+state any process using TLS is in, so that no client is slowed by the allocator by chance; two rows
+keep glibc mapping instead, as in a fresh plain-HTTP process, where asyncio's 256 KiB receive
+buffers cost a raw loop three system calls per answer and sora_async (64 KiB reads) nothing.
+
+Clients: a raw aiohttp loop (the floor: no safety nets at all, 64 workers), the same raw
 requests in the shape ``gather`` gives (n tasks at once behind a semaphore: the fair floor for
 ``create_video`` under ``gather``, since thousands of waiting tasks cost the event loop and the
 garbage collector whatever sends the requests), sora_async ``create_video`` with
 everything armed (retry policy, a never-binding rate limit, idempotency keys), sora_async
 ``submit_many``, sora_async ``create_video`` as ``SoraClient()`` comes by default, openai-python's
-``AsyncOpenAI.post()`` on its default httpx transport and on its aiohttp transport, and aiohttp-retry's
-``RetryClient``.
+``AsyncOpenAI.post()`` on its default httpx transport and on its aiohttp transport, aiohttp-retry's
+``RetryClient``, and the raw loop and ``submit_many`` again with glibc mapping.
 
     python -m benchmarks.throughput [--requests 3000] [--rounds 9] [--concurrency 64] [--quick]
 """
@@ -123,29 +126,6 @@ async def raw_aiohttp_gather(url: str, n: int, concurrency: int) -> None:
         await asyncio.gather(*(one() for _ in range(n)))
 
 
-class _SmallReadsConnector(aiohttp.TCPConnector):
-    """A connector whose connections receive 64 KiB at most at once, as sora_async's do."""
-
-    async def connect(self, *args: Any, **kwargs: Any) -> Any:
-        connection = await super().connect(*args, **kwargs)
-        connection.transport.max_size = 64 * 1024  # type: ignore[union-attr]
-        return connection
-
-
-async def raw_aiohttp_small_reads(url: str, n: int, concurrency: int) -> None:
-    """The floor with sora_async's receive size (64 KiB, not asyncio's 256 KiB, which glibc maps
-    and unmaps for every answer): what the SDK's own layer costs, apart from the system calls that
-    its receive size saves."""
-    connector = _SmallReadsConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one() -> None:
-            async with session.post(url + CREATE_PATH, json=BODY, headers=HEADERS) as resp:
-                check(json.loads(await resp.read()))
-
-        await run_workers(concurrency, n, one)
-
-
 async def sora_async_defaults_gather(url: str, n: int, concurrency: int) -> None:
     """The SDK as it comes (no rate, limiter, retry or timeout argument): n create_video under gather."""
     async with sa.SoraClient(API_KEY, base_url=url, max_concurrency=concurrency) as client:
@@ -215,32 +195,35 @@ async def aiohttp_retry(url: str, n: int, concurrency: int) -> None:
 DEFAULTS_GATHER = "sora_async defaults: create_video under gather"
 RAW_GATHER = "raw aiohttp under gather (same shape)"
 DEFAULTS_SUBMIT_MANY = "sora_async defaults: submit_many"
-RAW_SMALL_READS = "raw aiohttp, 64 KiB reads (as sora_async)"
+RAW_MAPPED = "raw aiohttp, glibc mapping its 256 KiB reads"
+SUBMIT_MANY_MAPPED = "sora_async defaults: submit_many, glibc mapping 256 KiB reads"
 RUNNERS: dict[str, Runner] = {
     DEFAULTS_GATHER: sora_async_defaults_gather,
     DEFAULTS_SUBMIT_MANY: sora_async_defaults_submit_many,
     "raw aiohttp": raw_aiohttp,
     RAW_GATHER: raw_aiohttp_gather,
-    RAW_SMALL_READS: raw_aiohttp_small_reads,
+    RAW_MAPPED: raw_aiohttp,
+    SUBMIT_MANY_MAPPED: sora_async_defaults_submit_many,
     "openai-python (httpx)": _openai_runner("httpx"),
     "openai-python (aiohttp)": _openai_runner("aiohttp"),
     "aiohttp-retry": aiohttp_retry,
     "sora_async tuned: fixed RateLimit, workers": sora_async_tuned,
 }
 FLOOR = "raw aiohttp"
+MAPPING_ALLOCATOR = {RAW_MAPPED, SUBMIT_MANY_MAPPED}
+"""Runs whose process keeps glibc mapping every allocation of 128 KiB or more; all others run with
+glibc's threshold raised (``settle_allocator``)."""
 HEADLINE = DEFAULTS_GATHER
 OPENAI_AIOHTTP = "openai-python (aiohttp)"
 _SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing inherited from this one
 
 
-Timing = tuple[float, float, int, float]
-"""One run's timing: requests per second, client CPU microseconds per request, garbage collections,
-and the share of the run's time spent in them."""
-Run = tuple[float, float, int, float, bool | None]
-"""A run's timing and whether its process still mapped 256 KiB allocations at the end (None: no glibc)."""
+Run = tuple[float, float, int, float]
+"""One run: requests per second, client CPU microseconds per request, garbage collections, and the
+share of the run's time spent in them."""
 
 
-def measure_here(runner: Runner, url: str, n: int, concurrency: int) -> Timing:
+def measure_here(runner: Runner, url: str, n: int, concurrency: int) -> Run:
     """One run in this process: req/s, client CPU µs per request, how many times the garbage
     collector ran (any generation) meanwhile, and the share of the run's wall time it took."""
     clock = _GcClock()
@@ -274,47 +257,45 @@ class _GcClock:
 def _measure_in_child(
     name: str, url: str, n: int, concurrency: int, out: multiprocessing.connection.Connection
 ) -> None:  # pragma: no cover - child process
-    """One run in a fresh interpreter: a warm-up (imports, connections, lazily built parts), then
-    the measured run. Sends ``("ok", Run)`` or ``("skip", reason)``."""
+    """One run in a fresh interpreter: the allocator settled, a warm-up (imports, connections,
+    lazily built parts), then the measured run. Sends ``("ok", Run)`` or ``("skip", reason)``."""
     runner = RUNNERS[name]
+    if not settle_allocator(keep_mapping=name in MAPPING_ALLOCATOR):
+        out.send(("skip", "needs glibc's mallopt to pin the allocator"))
+        return
     try:
         measure_here(runner, url, 200, 8)
     except ImportError as exc:
         out.send(("skip", str(exc)))
         return
-    timing = measure_here(runner, url, n, concurrency)
-    out.send(("ok", (*timing, maps_large_allocations())))
+    out.send(("ok", measure_here(runner, url, n, concurrency)))
 
 
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [
-        (field, ctypes.c_size_t)
-        for field in (
-            *("arena", "ordblks", "smblks", "hblks", "hblkhd"),
-            *("usmblks", "fsmblks", "uordblks", "fordblks", "keepcost"),
-        )
-    ]
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
-def maps_large_allocations() -> bool | None:
-    """Whether glibc still maps a 256 KiB allocation in this process (None: not glibc).
+def settle_allocator(*, keep_mapping: bool) -> bool:
+    """Put this process's allocator in a known state for asyncio's 256 KiB receive buffers.
 
-    asyncio's socket transport receives into a new bytes object of 256 KiB per read. glibc maps
-    allocations from 128 KiB up, until the process frees one mapped block whole (a read that found
-    nothing, say): from then on, up to that size, they come from the heap. Until then every answer
-    costs a raw aiohttp loop three system calls more, a sixth of its time here; sora_async reads 64
-    KiB at most and does not pay them. Asked after a run, as probing flips the process itself.
+    asyncio's socket transport receives each read into a new 256 KiB bytes object, shrunk to what
+    came. glibc maps allocations from 128 KiB up (an mmap, an mremap and an munmap for every answer)
+    until the process frees one mapped block whole: then it raises its threshold to that size and
+    serves them from the heap. A read that finds nothing, one TLS read loop, or some module imports
+    (whether depends on the hash seed) do that, so a raw loop's speed would be a coin flip per
+    process. Every run here starts with a large block freed (the state a process reaches soon,
+    and any process using TLS at once), except the runs of ``MAPPING_ALLOCATOR``, which keep glibc
+    mapping (the state of a fresh plain-HTTP process): sora_async's connections read 64 KiB at
+    most, so only the raw loop's speed differs between the two. False: no glibc to pin it with.
     """
+    if not keep_mapping:
+        block = bytearray(1024 * 1024)  # mapped, then freed whole: glibc raises its threshold
+        del block
+        return True
     try:
-        mallinfo2 = ctypes.CDLL(None).mallinfo2
-    except (OSError, AttributeError):
-        return None
-    mallinfo2.restype = _Mallinfo2
-    before = mallinfo2().hblks
-    probe = bytearray(256 * 1024)
-    mapped = bool(mallinfo2().hblks > before)
-    del probe
-    return mapped
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, 128 * 1024))  # a fixed threshold: no raising it
 
 
 def measure(name: str, url: str, n: int, concurrency: int) -> Run | None:
@@ -410,7 +391,6 @@ def summarise(measured: dict[str, Any]) -> list[dict[str, Any]]:
                 else None,
                 "runs_rps": [round(run[0], 1) for run in runs],
                 "runs_gc_collections": [run[2] for run in runs],
-                "runs_mapping_reads": sum(1 for run in runs if run[4]),
                 "round_ratios_vs_raw": [round(x, 3) for x in round_ratios(measured, name)],
             }
         )
@@ -485,7 +465,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "vs_raw",
             "vs_raw_gather",
             "vs_openai_aiohttp",
-            "runs_mapping_reads",
         ],
     )
     checks = targets(rows)

@@ -51,8 +51,9 @@ CHUNK = 64 * 1024
 RECV_SIZE = 64 * 1024
 """The most a plain-HTTP connection receives at once. asyncio's socket transport receives into a new
 bytes object of its ``max_size`` (256 KiB) per read: above glibc's threshold for mapping memory,
-so each answer costs an mmap, an mremap and an munmap, about a sixth of the client's time per
-small answer. 64 KiB comes from the heap. (Over TLS asyncio receives into a buffer it keeps.)"""
+so each answer costs an mmap, an mremap and an munmap, about a sixth of a raw aiohttp loop's time
+per small answer, until the process frees one such block whole (glibc then raises its threshold;
+any TLS connection does that soon). 64 KiB comes from the heap whatever the process did before."""
 _CAN_UNCANCEL = sys.version_info >= (3, 11)
 _NO_HEADERS: Mapping[str, str] = MappingProxyType({})  # a shared default that nobody can change
 
@@ -179,10 +180,11 @@ _CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
 
 
 class _SmallReadsConnector(aiohttp.TCPConnector):
-    """aiohttp's connector, whose connections receive RECV_SIZE bytes at most at once.
+    """aiohttp's connector, whose plain-HTTP connections receive RECV_SIZE bytes at most at once.
 
-    Only asyncio's socket transports have a ``max_size``; a TLS connection (asyncio reads it into a
-    buffer it keeps), uvloop's and test doubles are left as they are.
+    Only asyncio's socket transports have a ``max_size``; TLS connections (whose reads end in a
+    freed 256 KiB block, which raises glibc's threshold by itself), uvloop's and test doubles are
+    left as they are.
     """
 
     async def connect(self, *args: Any, **kwargs: Any) -> aiohttp.connector.Connection:
@@ -190,7 +192,8 @@ class _SmallReadsConnector(aiohttp.TCPConnector):
         socket_transport = connection.transport
         size = getattr(socket_transport, "max_size", None)
         if type(size) is int and size > RECV_SIZE:
-            socket_transport.max_size = RECV_SIZE  # type: ignore[union-attr]
+            with contextlib.suppress(AttributeError):  # a transport whose size is not ours to set
+                socket_transport.max_size = RECV_SIZE  # type: ignore[union-attr]
         return connection
 
 
