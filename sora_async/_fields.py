@@ -19,6 +19,7 @@ from ._errors import ValidationError
 
 __all__ = [
     "MISSING",
+    "check_encodable",
     "check_number_between",
     "check_optional_int",
     "check_optional_str",
@@ -52,6 +53,25 @@ def check_optional_str(field: str, value: object) -> None:
     """
     if value is not None and not isinstance(value, str):
         raise ValidationError(field, "must be a string", value)
+    if value is not None:
+        check_encodable(field, value)
+
+
+def check_encodable(field: str, value: str) -> None:
+    """Refuse text that no request can carry: a lone surrogate (from a ``\\ud800`` escape in JSON,
+    say) has no UTF-8 form, so the body could never be sent.
+
+    Raises:
+        ValidationError: ``value`` holds a lone surrogate.
+    """
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(
+            field, "must be text that UTF-8 can encode (it holds a lone surrogate)", value
+        ) from None
 
 
 def check_optional_int(field: str, value: object, *, minimum: int | None = None) -> None:

@@ -10,7 +10,7 @@ import attrs
 
 from ._enums import InpaintType
 from ._errors import ValidationError
-from ._fields import check_number_between, check_optional_int, check_optional_str, to_enum
+from ._fields import check_encodable, check_number_between, check_optional_int, check_optional_str, to_enum
 
 __all__ = ["Action", "InpaintItem", "SDEdit"]
 
@@ -41,6 +41,7 @@ class Action:
         check_number_between("time", self.time, low=0)
         if not isinstance(self.description, str) or not self.description.strip():
             raise ValidationError("description", "must be a non-empty string", self.description)
+        check_encodable("description", self.description)
 
 
 def _to_inpaint_type(value: object) -> InpaintType | None:
@@ -117,4 +118,5 @@ class SDEdit:
             raise ValidationError(
                 "source_generation_id", "must be a non-empty string", self.source_generation_id
             )
+        check_encodable("source_generation_id", self.source_generation_id)
         check_optional_str("source_upload_media_id", self.source_upload_media_id)

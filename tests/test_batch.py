@@ -72,6 +72,24 @@ async def test_every_line_gets_exactly_one_result(relay: MockRelay, tmp_path: Pa
     assert progress.done == 40 and progress.in_flight == 0
 
 
+async def test_a_line_with_a_lone_surrogate_is_invalid_and_the_rest_goes_on(
+    relay: MockRelay, tmp_path: Path
+) -> None:
+    """A prompt with a \\ud800 escape is valid JSON that no request can carry: the line is invalid,
+    with its number and the field, nothing is sent for it, and the lines around it are created."""
+    rows: list[Any] = [{"prompt": f"clip {i}", "custom_id": f"c{i}"} for i in range(3)]
+    rows[1] = '{"prompt": "a fox \\ud800", "custom_id": "c1"}'
+    source = write_lines(tmp_path / "in.jsonl", rows)
+    async with client_for(relay) as client:
+        summary = await run_batch(client, BatchOptions(input_path=source, out_path=tmp_path / "out.jsonl"))
+    by_line = {r["line"]: r for r in read_results(tmp_path / "out.jsonl")}
+    assert by_line[2]["error"]["type"] == "ValidationError"
+    assert "'prompt'" in by_line[2]["error"]["message"] and "UTF-8" in by_line[2]["error"]["message"]
+    assert summary.ok == 2 and summary.invalid == 1 and summary.failed == 0
+    assert [n for n, _ in summary.invalid_examples] == [2]
+    assert relay.stats.create_requests == 2
+
+
 async def test_custom_id_defaults_to_the_line_number(relay: MockRelay, tmp_path: Path) -> None:
     """Lines without custom_id are joinable by their line number."""
     source = write_lines(tmp_path / "in.jsonl", [{"prompt": "a"}, {"prompt": "b", "custom_id": 42}])

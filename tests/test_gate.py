@@ -7,7 +7,9 @@ import asyncio
 import pytest
 
 import sora_async as sa
+import sora_async._client as client_module
 from sora_async._gate import Gate
+from sora_async._serde import dumps_request
 from sora_async._transport import Handler
 
 
@@ -118,14 +120,25 @@ async def test_queued_creates_and_queries_leave_the_gate_free_and_bad_input_fail
 OK_BODY = b'{"code":"success","data":"t1"}'
 
 
-async def test_a_create_whose_body_cannot_be_encoded_gives_its_slot_back() -> None:
-    """A prompt no UTF-8 can carry (a lone surrogate) is a ValidationError, and the slot it took
-    while it waited comes back: the next create goes through."""
+async def test_a_create_whose_body_cannot_be_encoded_gives_its_slot_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A body no UTF-8 can carry is a ValidationError, and the slot it took while it waited comes
+    back: the next create goes through. (A lone surrogate is refused when the request is made
+    already; the encoder is made to fail here, the way one slipped past that would.)"""
+    real_dumps = dumps_request
+
+    def dumps_refusing_foxes(request: sa.VideoRequest) -> bytes:
+        if request.prompt and "fox" in request.prompt:
+            raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        return real_dumps(request)
+
+    monkeypatch.setattr(client_module, "dumps_request", dumps_refusing_foxes)
     client = memory_client(lambda r: sa.TransportResponse(200, body=OK_BODY), max_concurrency=1)
     async with client:
         with pytest.raises(sa.ValidationError, match="UTF-8"):
-            await client.create_video(prompt="a fox \ud800")
+            await client.create_video(prompt="a fox")
         assert client._core().gate.free == 1
-        results = [r async for r in client.submit_many([sa.VideoRequest(prompt="x \udcff")] * 3)]
+        results = [r async for r in client.submit_many([sa.VideoRequest(prompt="a fox")] * 3)]
         assert [type(r.error) for r in results] == [sa.ValidationError] * 3
-        assert await asyncio.wait_for(client.create_video(prompt="a fox"), 5) == "t1"
+        assert await asyncio.wait_for(client.create_video(prompt="a hare"), 5) == "t1"

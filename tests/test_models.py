@@ -190,6 +190,29 @@ def test_prompt_must_be_a_string() -> None:
     invalid(lambda: req(prompt=42), "prompt", "must be a string", "(got 42)")
 
 
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: req(prompt="a fox \ud800"), "prompt"),
+        (lambda: Action(time=1, description="jump \udfff"), "description"),
+        (lambda: SDEdit(amount=2, source_generation_id="gen_\ud83d"), "source_generation_id"),
+        (lambda: InpaintItem(url="https://cdn.example/\udc00.png"), "url"),
+    ],
+)
+def test_text_with_a_lone_surrogate_is_refused_where_it_is_given(
+    build: Callable[[], object], field: str
+) -> None:
+    """A lone surrogate (a JSON \\ud800 escape decodes to one) has no UTF-8 form, so no body could
+    carry it: the field that holds it is named when the request is made, not when it is sent."""
+    invalid(build, field, "UTF-8", "lone surrogate")
+
+
+def test_text_beyond_ascii_is_kept() -> None:
+    """Any text UTF-8 can encode is kept as it is (emoji, accents, CJK, a surrogate pair's character)."""
+    prompt = "un renard 🦊 dans la neige, 雪の中の狐"
+    assert req(prompt=prompt).prompt == prompt
+
+
 # --- enums ------------------------------------------------------------------------------------------
 
 ENUM_FIELDS: list[tuple[str, type[Any], str]] = [
