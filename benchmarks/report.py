@@ -368,12 +368,12 @@ def _sora_async_notes(results: dict[str, dict[str, Any]]) -> list[str]:
     raw_mapped = throughput_rows.get("raw aiohttp, glibc mapping its 256 KiB reads")
     many = throughput_rows.get("sora_async defaults: submit_many")
     many_mapped = throughput_rows.get("sora_async defaults: submit_many, glibc mapping 256 KiB reads")
-    if raw_mapped and many_mapped:
+    if raw_mapped and many and many_mapped:
         notes.append(
             "In a fresh plain-HTTP process, where glibc still maps asyncio's 256 KiB receive buffers, the "
             f"raw loop ran at {raw_mapped['vs_raw']}x its speed in the settled process, and sora_async's "
             f"`submit_many` at {many_mapped['vs_raw']}x the settled raw loop (its own settled row: "
-            f"{many['vs_raw'] if many else None}x): its 64 KiB reads never reach the threshold."
+            f"{many['vs_raw']}x): its 64 KiB reads never reach the threshold."
         )
     return notes
 
